@@ -1,0 +1,78 @@
+import fs from "node:fs/promises";
+import { StoreCorruptError, UnsupportedVersionError } from "./errors.js";
+import { isErrno } from "./fs-util.js";
+import {
+  type DiskSession,
+  STORE_VERSION,
+  type StoreDocument,
+  StoreDocumentSchema,
+} from "./model.js";
+
+/**
+ * Upgrades from older format versions, keyed by the version they read. Version 1 is the seed's
+ * format and the first one, so the table is empty; a v2 adds `1: (doc) => ...` here.
+ */
+const MIGRATIONS: Record<number, (doc: Record<string, unknown>) => Record<string, unknown>> = {};
+
+function describeIssue(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  const first = error.issues[0];
+  if (!first) return "invalid content";
+  const at = first.path.length > 0 ? first.path.map(String).join(".") : "(root)";
+  return `${at}: ${first.message}`;
+}
+
+/** Validate and migrate a parsed document; `file` names the source in errors. */
+export function parseDocument(raw: unknown, file: string): StoreDocument {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new StoreCorruptError(file, "the top level is not an object");
+  }
+  let doc = raw as Record<string, unknown>;
+  let version = doc.version;
+  if (typeof version !== "number" || !Number.isInteger(version) || version < 1) {
+    throw new StoreCorruptError(
+      file,
+      `"version" is ${JSON.stringify(version)}, not a format version`,
+    );
+  }
+  if (version > STORE_VERSION) throw new UnsupportedVersionError(file, version, STORE_VERSION);
+  while (version < STORE_VERSION) {
+    const migrate = MIGRATIONS[version];
+    if (!migrate) throw new UnsupportedVersionError(file, version, STORE_VERSION);
+    doc = migrate(doc);
+    version += 1;
+  }
+  const parsed = StoreDocumentSchema.safeParse(doc);
+  if (!parsed.success) throw new StoreCorruptError(file, describeIssue(parsed.error));
+  const seen = new Set<string>();
+  for (const session of parsed.data.sessions) {
+    if (seen.has(session.id))
+      throw new StoreCorruptError(file, `session ${session.id} appears twice`);
+    seen.add(session.id);
+  }
+  return parsed.data;
+}
+
+/** Read `sessions.json`; `null` when it does not exist yet (a new store). */
+export async function readDocumentFile(file: string): Promise<StoreDocument | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return null;
+    throw new StoreCorruptError(file, (error as Error).message, { cause: error });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new StoreCorruptError(file, `it is not valid JSON (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+  return parseDocument(raw, file);
+}
+
+/** The seed's layout: pretty-printed with two spaces, `sessions` then `version`. */
+export function serializeDocument(sessions: Iterable<DiskSession>): string {
+  return `${JSON.stringify({ sessions: [...sessions], version: STORE_VERSION }, null, 2)}\n`;
+}

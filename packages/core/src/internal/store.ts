@@ -1,0 +1,751 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs/promises";
+import { hostname } from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import { readDocumentFile, serializeDocument } from "./document.js";
+import {
+  IllegalTransitionError,
+  MiyabiError,
+  SessionNotFoundError,
+  StoreClosedError,
+} from "./errors.js";
+import { isErrno, pidAlive, writeFileAtomic } from "./fs-util.js";
+import { assertAgentName, assertSessionId, newSessionId } from "./ids.js";
+import { appendRecord, headerLine, type JournalRecord, readJournal } from "./journal.js";
+import { flattenTree, lineageOf, mapTree, type TreeNode, treeOf } from "./lineage.js";
+import { FileLock } from "./lock.js";
+import { type MergeReport, mergeSessions } from "./merge.js";
+import {
+  AgentResultInputSchema,
+  type DiskAgentResult,
+  type DiskSession,
+  type DiskSessionContext,
+  type Phase,
+  PhaseSchema,
+  type ProcessInfoInput,
+  ProcessInfoInputSchema,
+  resultToDisk,
+  type Session,
+  SessionContextInputSchema,
+  type SessionStatus,
+  SessionStatusSchema,
+  STORE_VERSION,
+  type StoreDocument,
+  sessionFromDisk,
+} from "./model.js";
+import {
+  parseInput,
+  type ResolvedStoreOptions,
+  type StoreOptions,
+  StoreOptionsSchema,
+} from "./options.js";
+import { SessionTable } from "./table.js";
+
+export class StoreNotFoundError extends MiyabiError {
+  constructor(dir: string) {
+    super(
+      "STORE_NOT_FOUND",
+      `No session store at ${dir}. Check --dir, or create a session first (miyabi-sessions create).`,
+    );
+  }
+}
+
+const purposeSchema = z.string().max(10_000);
+const resultSchema = AgentResultInputSchema;
+const contextSchema = SessionContextInputSchema;
+
+const CreateInputSchema = z.object({
+  agentName: z.string(),
+  purpose: purposeSchema,
+  context: contextSchema.default({
+    issueNumber: null,
+    currentPhase: "IssueAnalysis",
+    worktreePath: null,
+  }),
+});
+export type CreateSessionInput = z.input<typeof CreateInputSchema>;
+
+const ContextPatchSchema = z.object({
+  issueNumber: z.number().int().nonnegative().nullable().optional(),
+  currentPhase: PhaseSchema.optional(),
+  worktreePath: z.string().nullable().optional(),
+  previousResults: z.array(resultSchema).optional(),
+});
+
+const HandoffInputSchema = z.object({
+  toAgent: z.string(),
+  /** Changes to the parent's context; fields left out are inherited. */
+  context: ContextPatchSchema.default({}),
+  purpose: purposeSchema.optional(),
+});
+export type HandoffInput = z.input<typeof HandoffInputSchema>;
+
+const RetryInputSchema = z.object({
+  purpose: purposeSchema.optional(),
+  context: ContextPatchSchema.default({}),
+});
+export type RetryInput = z.input<typeof RetryInputSchema>;
+
+const ListFilterSchema = z.object({
+  status: z.union([SessionStatusSchema, z.array(SessionStatusSchema)]).optional(),
+  issueNumber: z.number().int().nonnegative().optional(),
+  agentName: z.string().optional(),
+  phase: PhaseSchema.optional(),
+});
+export type ListFilter = z.input<typeof ListFilterSchema>;
+
+const PruneInputSchema = z.object({
+  /** Whole lineage trees whose every session was last updated longer ago than this go. */
+  olderThanMs: z.number().nonnegative(),
+  /** Only trees whose sessions all have one of these statuses; Active ones are never pruned. */
+  statuses: z
+    .array(SessionStatusSchema)
+    .default(["HandedOff", "Completed", "Failed"])
+    .transform((list) => list.filter((s) => s !== "Active")),
+  dryRun: z.boolean().default(false),
+});
+export type PruneInput = z.input<typeof PruneInputSchema>;
+
+export interface PruneReport {
+  /** Ids removed (or that would be, with dryRun), roots and their descendants. */
+  removed: string[];
+  dryRun: boolean;
+}
+
+export interface SessionStats {
+  total: number;
+  active: number;
+  handedOff: number;
+  completed: number;
+  failed: number;
+  /** Sum of `total_cost_usd` over recorded results. */
+  totalCostUsd: number;
+  byPhase: Partial<Record<Phase, number>>;
+}
+
+const TERMINAL: ReadonlySet<SessionStatus> = new Set(["Completed", "Failed", "HandedOff"]);
+
+/**
+ * The status transitions the store allows. Everything else is an IllegalTransitionError that
+ * leaves the store unchanged.
+ */
+export const TRANSITIONS = {
+  complete: { from: ["Active"], to: "Completed" },
+  fail: { from: ["Active"], to: "Failed" },
+  handoff: { from: ["Active", "Completed"], to: "HandedOff" },
+  retry: { from: ["Failed"], to: "Failed" },
+  setProcess: { from: ["Active"], to: "Active" },
+} as const satisfies Record<string, { from: readonly SessionStatus[]; to: SessionStatus }>;
+
+type Action = keyof typeof TRANSITIONS;
+
+const HINTS: Record<Action, string> = {
+  complete: "Only Active sessions can be completed.",
+  fail: "Only Active sessions can be failed.",
+  handoff:
+    "Only Active or Completed sessions can be handed off, once; a Failed one can be retried instead.",
+  retry: "Only Failed sessions can be retried, once each (retry the newest attempt).",
+  setProcess: "A process can only be recorded on an Active session.",
+};
+
+/**
+ * A session store in a directory, compatible with the seed's `sessions.json`.
+ *
+ * Changes are appended to a journal and fsynced before a call returns; `close()` (and the
+ * journal growing past `compactAfterBytes`) folds the journal into `sessions.json` atomically.
+ * Every call runs under an in-process queue and an inter-process lock, and first catches up with
+ * changes other processes made, so several processes can share one store.
+ */
+export class SessionStore {
+  readonly dir: string;
+  readonly file: string;
+  readonly journalFile: string;
+  readonly logsDir: string;
+  readonly #options: ResolvedStoreOptions;
+  readonly #lock: FileLock;
+  #table = new SessionTable();
+  #loaded = false;
+  #generation: string | null = null;
+  #offset = 0;
+  #headerBytes = 0;
+  #jsonStamp: string | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  private constructor(options: ResolvedStoreOptions) {
+    this.#options = options;
+    this.dir = path.resolve(options.dir);
+    this.file = path.join(this.dir, "sessions.json");
+    this.journalFile = path.join(this.dir, "sessions.journal");
+    this.logsDir = path.join(this.dir, "logs");
+    this.#lock = new FileLock(path.join(this.dir, "sessions.lock"), {
+      timeoutMs: options.lockTimeoutMs,
+      staleMs: options.staleLockMs,
+    });
+  }
+
+  /** Open (and by default create) the store, loading what is already on disk. */
+  static async open(options: StoreOptions = {}): Promise<SessionStore> {
+    const resolved = parseInput(StoreOptionsSchema, options, "store options");
+    const store = new SessionStore(resolved);
+    if (resolved.create) {
+      await fs.mkdir(store.logsDir, { recursive: true });
+    } else {
+      try {
+        await fs.access(store.dir);
+      } catch {
+        throw new StoreNotFoundError(store.dir);
+      }
+    }
+    await store.#exclusive(() => undefined);
+    if (resolved.reconcileOrphans) await store.reconcileOrphans();
+    return store;
+  }
+
+  /* ---------- reads ---------- */
+
+  async getSession(id: string): Promise<Session> {
+    return this.#exclusive(() => sessionFromDisk(this.#require(id)));
+  }
+
+  /** Root -> `id`, following parent links. */
+  async getLineage(id: string): Promise<Session[]> {
+    return this.#exclusive(() => lineageOf(this.#require(id), this.#lookup).map(sessionFromDisk));
+  }
+
+  /** `id` and every session handed off from it, as a tree. */
+  async getTree(id: string): Promise<TreeNode<Session>> {
+    return this.#exclusive(() => mapTree(treeOf(this.#require(id), this.#lookup), sessionFromDisk));
+  }
+
+  /** Every session handed off from `id`, directly or not, depth first (without `id`). */
+  async getDescendants(id: string): Promise<Session[]> {
+    const tree = await this.getTree(id);
+    return flattenTree(tree).slice(1);
+  }
+
+  async listActive(): Promise<Session[]> {
+    return this.list({ status: "Active" });
+  }
+
+  async list(filter: ListFilter = {}): Promise<Session[]> {
+    const f = parseInput(ListFilterSchema, filter, "list filter");
+    const statuses = f.status === undefined ? null : new Set([f.status].flat());
+    return this.#exclusive(() => {
+      const out: Session[] = [];
+      for (const s of this.#table.values()) {
+        if (statuses && !statuses.has(s.status)) continue;
+        if (f.issueNumber !== undefined && s.context.issue_number !== f.issueNumber) continue;
+        if (f.agentName !== undefined && s.agent_name !== f.agentName) continue;
+        if (f.phase !== undefined && s.context.current_phase !== f.phase) continue;
+        out.push(sessionFromDisk(s));
+      }
+      return out;
+    });
+  }
+
+  /** Every session of an issue, oldest first. */
+  async issueSessions(issueNumber: number): Promise<Session[]> {
+    return this.list({ issueNumber });
+  }
+
+  /**
+   * The session an issue's pipeline continues from: the newest session of the issue that has not
+   * been handed off and was not superseded by a retry. Undefined when the issue has none.
+   */
+  async issueHead(issueNumber: number): Promise<Session | undefined> {
+    const sessions = await this.issueSessions(issueNumber);
+    const retried = new Set(sessions.map((s) => s.retryOf).filter((x): x is string => x !== null));
+    const heads = sessions.filter((s) => s.childSessions.length === 0 && !retried.has(s.id));
+    return heads.at(-1);
+  }
+
+  async getStats(): Promise<SessionStats> {
+    return this.#exclusive(() => {
+      const stats: SessionStats = {
+        total: 0,
+        active: 0,
+        handedOff: 0,
+        completed: 0,
+        failed: 0,
+        totalCostUsd: 0,
+        byPhase: {},
+      };
+      const key = {
+        Active: "active",
+        HandedOff: "handedOff",
+        Completed: "completed",
+        Failed: "failed",
+      } as const;
+      for (const s of this.#table.values()) {
+        stats.total += 1;
+        stats[key[s.status]] += 1;
+        const phase = s.context.current_phase;
+        stats.byPhase[phase] = (stats.byPhase[phase] ?? 0) + 1;
+        stats.totalCostUsd += s.result?.total_cost_usd ?? 0;
+      }
+      return stats;
+    });
+  }
+
+  /** The whole store in its on-disk shape (what `sessions.json` holds after `compact()`). */
+  async snapshot(): Promise<StoreDocument> {
+    return this.#exclusive(() => ({ sessions: [...this.#table.values()], version: STORE_VERSION }));
+  }
+
+  /* ---------- changes ---------- */
+
+  /** Record a new root session; returns its id. Starting an agent process is the runner's job. */
+  async create(input: CreateSessionInput): Promise<string> {
+    const data = parseInput(CreateInputSchema, input, "session");
+    const agentName = assertAgentName(data.agentName);
+    return this.#change(() => {
+      const now = this.#now();
+      const context: DiskSessionContext = {
+        issue_number: data.context.issueNumber,
+        current_phase: data.context.currentPhase,
+        worktree_path: data.context.worktreePath,
+        previous_results: (data.context.previousResults ?? []).map((r) => this.#result(r, now)),
+      };
+      const session = this.#newSession({ agentName, purpose: data.purpose, context, now });
+      return { record: { put: [session] }, value: session.id };
+    });
+  }
+
+  /**
+   * Hand a session over to another agent in one atomic change: the parent becomes HandedOff
+   * with `handoff_to` and `child_sessions` set, and the child is created Active. Returns the
+   * child's id. The child's `previous_results` default to the parent's plus the parent's result.
+   */
+  async handoff(fromId: string, input: HandoffInput): Promise<string> {
+    const [id] = await this.fanOut(fromId, [input]);
+    return id as string;
+  }
+
+  /** Hand a session to several agents that run at once: one child each, one atomic change. */
+  async fanOut(fromId: string, inputs: readonly HandoffInput[]): Promise<string[]> {
+    assertSessionId(fromId);
+    const targets = inputs.map((i) => parseInput(HandoffInputSchema, i, "handoff"));
+    if (targets.length === 0)
+      throw new MiyabiError("INVALID_INPUT", "fanOut needs at least one target agent.");
+    for (const t of targets) assertAgentName(t.toAgent);
+    return this.#change(() => {
+      const parent = this.#require(fromId);
+      this.#check(parent, "handoff");
+      const now = this.#now();
+      const inherited = [
+        ...parent.context.previous_results,
+        ...(parent.result ? [parent.result] : []),
+      ];
+      const children = targets.map((t) =>
+        this.#newSession({
+          agentName: t.toAgent,
+          purpose: t.purpose ?? `Handoff from session ${parent.id}`,
+          context: this.#patchContext(parent.context, t.context, inherited, now),
+          parent: parent.id,
+          now,
+        }),
+      );
+      const updated: DiskSession = {
+        ...parent,
+        status: "HandedOff",
+        handoff_to: targets.map((t) => t.toAgent).join(","),
+        child_sessions: [...parent.child_sessions, ...children.map((c) => c.id)],
+        updated_at: now,
+        ended_at: parent.ended_at ?? now,
+      };
+      return { record: { put: [updated, ...children] }, value: children.map((c) => c.id) };
+    });
+  }
+
+  /**
+   * Run a Failed session's work again as a new session: a sibling under the same parent (which
+   * then lists both) or, for a failed root, a new root. Returns the new id.
+   */
+  async retry(failedId: string, input: RetryInput = {}): Promise<string> {
+    assertSessionId(failedId);
+    const data = parseInput(RetryInputSchema, input, "retry");
+    return this.#change(() => {
+      const failed = this.#require(failedId);
+      this.#check(failed, "retry");
+      for (const s of this.#table.values()) {
+        if (s.retry_of === failed.id) {
+          throw new IllegalTransitionError(
+            failed.id,
+            "already retried",
+            "retry",
+            `Retry ${s.id} instead.`,
+          );
+        }
+      }
+      const now = this.#now();
+      const session = this.#newSession({
+        agentName: failed.agent_name,
+        purpose: data.purpose ?? failed.purpose,
+        context: this.#patchContext(
+          failed.context,
+          data.context,
+          failed.context.previous_results,
+          now,
+        ),
+        parent: failed.parent_session,
+        now,
+      });
+      session.retry_of = failed.id;
+      const put: DiskSession[] = [session];
+      const parent = failed.parent_session ? this.#table.get(failed.parent_session) : undefined;
+      if (parent) {
+        put.unshift({
+          ...parent,
+          child_sessions: [...parent.child_sessions, session.id],
+          updated_at: now,
+        });
+      }
+      return { record: { put }, value: session.id };
+    });
+  }
+
+  /** Active -> Completed, keeping the agent's result (handed to the next phase). */
+  async complete(id: string, result?: z.input<typeof resultSchema>): Promise<Session> {
+    assertSessionId(id);
+    const parsed = result === undefined ? undefined : parseInput(resultSchema, result, "result");
+    return this.#finish(id, "complete", { result: parsed });
+  }
+
+  /** Active -> Failed with a reason a person can act on. */
+  async fail(id: string, error: string, result?: z.input<typeof resultSchema>): Promise<Session> {
+    assertSessionId(id);
+    const message = parseInput(z.string().min(1).max(20_000), error, "error message");
+    const parsed = result === undefined ? undefined : parseInput(resultSchema, result, "result");
+    return this.#finish(id, "fail", { result: parsed, error: message });
+  }
+
+  /** Note which process runs an Active session, so a crashed runner can be detected later. */
+  async setProcess(id: string, info: ProcessInfoInput): Promise<Session> {
+    assertSessionId(id);
+    const data = parseInput(ProcessInfoInputSchema, info, "process info");
+    return this.#change(() => {
+      const session = this.#require(id);
+      this.#check(session, "setProcess");
+      const now = this.#now();
+      const updated: DiskSession = {
+        ...session,
+        process: {
+          pid: data.pid,
+          runner_pid: data.runnerPid,
+          hostname: data.hostname ?? hostname(),
+          started_at: data.startedAt ?? now,
+        },
+        updated_at: now,
+      };
+      return { record: { put: [updated] }, value: sessionFromDisk(updated) };
+    });
+  }
+
+  /**
+   * Fail Active sessions whose owning process ran on this host and is gone without recording a
+   * result, so no session stays Active after its process died. Returns the ids it failed.
+   */
+  async reconcileOrphans(): Promise<string[]> {
+    const host = hostname();
+    return this.#change(() => {
+      const now = this.#now();
+      const put: DiskSession[] = [];
+      for (const s of this.#table.values()) {
+        const proc = s.process;
+        if (s.status !== "Active" || !proc || proc.hostname !== host || s.result) continue;
+        if (proc.runner_pid === process.pid || pidAlive(proc.runner_pid)) continue;
+        put.push({
+          ...s,
+          status: "Failed",
+          error_message: `orphaned: the process that ran this session (pid ${proc.runner_pid}) exited without recording a result`,
+          updated_at: now,
+          ended_at: now,
+        });
+      }
+      return { record: put.length > 0 ? { put } : null, value: put.map((s) => s.id) };
+    });
+  }
+
+  /** Remove whole lineage trees that are finished and older than the cutoff, with their logs. */
+  async prune(input: PruneInput): Promise<PruneReport> {
+    const data = parseInput(PruneInputSchema, input, "prune options");
+    const allowed = new Set<SessionStatus>(data.statuses);
+    const removed = await this.#change(() => {
+      const cutoff = this.#now();
+      const cutoffMs = Date.parse(cutoff) - data.olderThanMs;
+      const del: string[] = [];
+      for (const root of this.#roots()) {
+        const members = flattenTree(treeOf(root, this.#lookup));
+        const prunable = members.every(
+          (s) =>
+            allowed.has(s.status) &&
+            TERMINAL.has(s.status) &&
+            Date.parse(s.updated_at ?? s.created_at) < cutoffMs,
+        );
+        if (prunable) for (const s of members) del.push(s.id);
+      }
+      const record = data.dryRun || del.length === 0 ? null : { del };
+      return { record, value: del };
+    });
+    if (!data.dryRun) {
+      await Promise.all(removed.map((id) => fs.rm(this.logPath(id), { force: true })));
+    }
+    return { removed, dryRun: data.dryRun };
+  }
+
+  /**
+   * Fold another store of the same work into this one (parallel jobs fanning in): every session
+   * of either side survives; see `mergeSessions` for how differing copies are resolved.
+   */
+  async mergeFrom(source: string | StoreDocument): Promise<MergeReport> {
+    const other = typeof source === "string" ? await readStoreDir(source) : source.sessions;
+    return this.#change(() => {
+      const { sessions, report } = mergeSessions(this.#table.values(), other);
+      const put = sessions.filter((s) => this.#table.get(s.id) !== s);
+      return { record: put.length > 0 ? { put } : null, value: report };
+    });
+  }
+
+  /* ---------- logs ---------- */
+
+  /** `logs/{uuid}.log`; the id is validated first so it can never name a path outside the store. */
+  logPath(id: string): string {
+    return path.join(this.logsDir, `${assertSessionId(id)}.log`);
+  }
+
+  async appendLog(id: string, text: string): Promise<void> {
+    await fs.appendFile(this.logPath(id), text);
+  }
+
+  /** The session's log, or "" when nothing was written yet. */
+  async readLog(id: string): Promise<string> {
+    await this.getSession(id);
+    try {
+      return await fs.readFile(this.logPath(id), "utf8");
+    } catch (error) {
+      if (isErrno(error, "ENOENT")) return "";
+      throw error;
+    }
+  }
+
+  /* ---------- lifecycle ---------- */
+
+  /** Write the whole state to `sessions.json` and start a fresh journal. */
+  async compact(): Promise<void> {
+    await this.#exclusive(() => this.#compactLocked());
+  }
+
+  /** Compact (so `sessions.json` holds everything) and stop accepting calls. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#exclusive(async () => {
+      if (this.#offset > this.#headerBytes) await this.#compactLocked();
+      this.#closed = true;
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /* ---------- internals ---------- */
+
+  readonly #lookup = (id: string): DiskSession | undefined => this.#table.get(id);
+
+  #now(): string {
+    return this.#options.now().toISOString();
+  }
+
+  #require(id: string): DiskSession {
+    assertSessionId(id);
+    const session = this.#table.get(id);
+    if (!session) throw new SessionNotFoundError(id, this.file);
+    return session;
+  }
+
+  #check(session: DiskSession, action: Action): void {
+    const rule = TRANSITIONS[action];
+    if (!(rule.from as readonly SessionStatus[]).includes(session.status)) {
+      throw new IllegalTransitionError(session.id, session.status, action, HINTS[action]);
+    }
+  }
+
+  *#roots(): Generator<DiskSession> {
+    for (const s of this.#table.values()) {
+      if (s.parent_session === null || !this.#table.has(s.parent_session)) yield s;
+    }
+  }
+
+  #result(input: z.output<typeof resultSchema>, now: string): DiskAgentResult {
+    return resultToDisk({
+      ...input,
+      usage: input.usage ?? null,
+      finishedAt: input.finishedAt ?? now,
+    });
+  }
+
+  #patchContext(
+    base: DiskSessionContext,
+    patch: z.output<typeof ContextPatchSchema>,
+    inherited: DiskAgentResult[],
+    now: string,
+  ): DiskSessionContext {
+    return {
+      ...base,
+      issue_number: patch.issueNumber === undefined ? base.issue_number : patch.issueNumber,
+      current_phase: patch.currentPhase ?? base.current_phase,
+      worktree_path: patch.worktreePath === undefined ? base.worktree_path : patch.worktreePath,
+      previous_results: patch.previousResults
+        ? patch.previousResults.map((r) => this.#result(r, now))
+        : inherited,
+    };
+  }
+
+  #newSession(args: {
+    agentName: string;
+    purpose: string;
+    context: DiskSessionContext;
+    parent?: string | null;
+    now: string;
+  }): DiskSession {
+    return {
+      id: newSessionId(),
+      agent_name: args.agentName,
+      purpose: args.purpose,
+      context: args.context,
+      created_at: args.now,
+      status: "Active",
+      parent_session: args.parent ?? null,
+      child_sessions: [],
+      handoff_to: null,
+      error_message: null,
+      updated_at: args.now,
+      ended_at: null,
+      result: null,
+      process: null,
+      retry_of: null,
+    };
+  }
+
+  async #finish(
+    id: string,
+    action: "complete" | "fail",
+    change: { result: z.output<typeof resultSchema> | undefined; error?: string },
+  ): Promise<Session> {
+    return this.#change(() => {
+      const session = this.#require(id);
+      this.#check(session, action);
+      const now = this.#now();
+      const updated: DiskSession = {
+        ...session,
+        status: TRANSITIONS[action].to,
+        result: change.result ? this.#result(change.result, now) : session.result,
+        error_message: change.error ?? session.error_message,
+        updated_at: now,
+        ended_at: now,
+      };
+      return { record: { put: [updated] }, value: sessionFromDisk(updated) };
+    });
+  }
+
+  /** Run a change: `build` validates against the current state and says what to write. */
+  async #change<T>(build: () => { record: JournalRecord | null; value: T }): Promise<T> {
+    return this.#exclusive(async () => {
+      const { record, value } = build();
+      if (record) await this.#commit(record);
+      return value;
+    });
+  }
+
+  async #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.#closed) throw new StoreClosedError(this.dir);
+      const release = await this.#lock.acquire();
+      try {
+        await this.#sync();
+        return await fn();
+      } finally {
+        await release();
+      }
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Catch up with the files: replay new journal records, or reload if someone compacted. */
+  async #sync(): Promise<void> {
+    const stamp = await fileStamp(this.file);
+    const resume =
+      this.#loaded && this.#generation !== null && stamp === this.#jsonStamp
+        ? { generation: this.#generation, offset: this.#offset }
+        : undefined;
+    let journal = await readJournal(this.journalFile, resume);
+    if (this.#loaded && resume && journal && !journal.fromStart) {
+      for (const r of journal.records) this.#table.apply(r);
+      this.#offset = journal.end;
+      return;
+    }
+    if (this.#loaded && stamp === this.#jsonStamp && !journal && this.#generation === null) return;
+    const doc = await readDocumentFile(this.file);
+    if (journal && !journal.fromStart) journal = await readJournal(this.journalFile);
+    const table = SessionTable.from(doc?.sessions ?? []);
+    for (const r of journal?.records ?? []) table.apply(r);
+    this.#table = table;
+    this.#generation = journal?.generation ?? null;
+    this.#headerBytes = journal ? Buffer.byteLength(headerLine(journal.generation)) : 0;
+    this.#offset = journal?.end ?? 0;
+    this.#jsonStamp = stamp;
+    this.#loaded = true;
+  }
+
+  async #commit(record: JournalRecord): Promise<void> {
+    if (this.#generation === null) await this.#newJournal();
+    this.#offset = await appendRecord(this.journalFile, this.#offset, record);
+    this.#table.apply(record);
+    if (this.#offset >= this.#options.compactAfterBytes) await this.#compactLocked();
+  }
+
+  async #newJournal(): Promise<void> {
+    const generation = randomUUID();
+    const header = headerLine(generation);
+    await writeFileAtomic(this.journalFile, header);
+    this.#generation = generation;
+    this.#headerBytes = Buffer.byteLength(header);
+    this.#offset = this.#headerBytes;
+  }
+
+  /*
+   * sessions.json is replaced first and the journal second. A crash between the two leaves the
+   * new sessions.json with the old journal, whose records are upserts already contained in it,
+   * so replaying them changes nothing.
+   */
+  async #compactLocked(): Promise<void> {
+    await writeFileAtomic(this.file, serializeDocument(this.#table.values()));
+    this.#jsonStamp = await fileStamp(this.file);
+    await this.#newJournal();
+  }
+}
+
+/** Everything a store directory holds, its journal included, without locking or writing it. */
+async function readStoreDir(dir: string): Promise<DiskSession[]> {
+  const root = path.resolve(dir);
+  const doc = await readDocumentFile(path.join(root, "sessions.json"));
+  const journal = await readJournal(path.join(root, "sessions.journal"));
+  if (!doc && !journal) throw new StoreNotFoundError(root);
+  const table = SessionTable.from(doc?.sessions ?? []);
+  for (const r of journal?.records ?? []) table.apply(r);
+  return [...table.values()];
+}
+
+async function fileStamp(file: string): Promise<string | null> {
+  try {
+    const st = await fs.stat(file, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return null;
+    throw error;
+  }
+}
