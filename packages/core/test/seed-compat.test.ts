@@ -82,7 +82,9 @@ describe("the seed README's sessions.json", () => {
     });
     expect(test).toMatchObject({ parent_session: CHILD, status: "Active", child_sessions: [] });
     // previous_results travel with the handoff and are saved (the seed drops them).
-    expect((test?.context as { previous_results: unknown[] }).previous_results).toEqual([
+    expect(
+      (test?.context as { previous_results: unknown[] } | undefined)?.previous_results,
+    ).toEqual([
       expect.objectContaining({ agent: "ReviewAgent", phase: "Review", outcome: "success" }),
     ]);
   });

@@ -51,3 +51,18 @@ export function pidAlive(pid: number): boolean {
     return isErrno(error, "EPERM");
   }
 }
+
+// Temporary files carry their writer's pid: `x.tmp-<pid>-<hex>` (atomic writes) and
+// `x.<pid>-<time>-<rand>.tmp` (lock files).
+const TEMP_NAME = [/\.tmp-(\d+)-[0-9a-f]+$/, /\.(\d+)-\d+-[0-9a-z]+\.tmp$/];
+
+/** Remove temporary files left in `dir` by writers that were killed mid-write. */
+export async function removeDeadWritersTemps(dir: string): Promise<void> {
+  for (const name of await fs.readdir(dir)) {
+    for (const pattern of TEMP_NAME) {
+      const pid = Number(pattern.exec(name)?.[1]);
+      if (pid && pid !== process.pid && !pidAlive(pid))
+        await fs.rm(path.join(dir, name), { force: true });
+    }
+  }
+}

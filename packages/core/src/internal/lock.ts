@@ -44,6 +44,29 @@ function isStale(holder: LockHolder | null, mtimeMs: number, staleMs: number): b
   return Date.now() - mtimeMs > staleMs;
 }
 
+function newToken(): string {
+  return `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+}
+
+/**
+ * Create `file` holding our holder record, or return false if it exists. The content is written
+ * to a private file first and hard-linked into place, so a lock file is never seen empty or half
+ * written even if its creator is killed half-way.
+ */
+async function createWithContent(file: string, token: string): Promise<boolean> {
+  const tmp = `${file}.${token}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify({ pid: process.pid, hostname: hostname(), token }));
+  try {
+    await fs.link(tmp, file);
+    return true;
+  } catch (error) {
+    if (isErrno(error, "EEXIST")) return false;
+    throw error;
+  } finally {
+    await fs.rm(tmp, { force: true });
+  }
+}
+
 /**
  * An exclusive lock between processes on one machine: a lock file created with O_EXCL naming its
  * holder. A lock whose holder died is broken under a second short-lived lock, so two waiters
@@ -59,17 +82,11 @@ export class FileLock {
   }
 
   async acquire(): Promise<() => Promise<void>> {
-    const token = `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    const body = JSON.stringify({ pid: process.pid, hostname: hostname(), token });
+    const token = newToken();
     const started = Date.now();
     let delay = 1;
     for (;;) {
-      try {
-        await fs.writeFile(this.file, body, { flag: "wx" });
-        return () => this.#release(token);
-      } catch (error) {
-        if (!isErrno(error, "EEXIST")) throw error;
-      }
+      if (await createWithContent(this.file, token)) return () => this.#release(token);
       const { holder, mtimeMs } = await readHolder(this.file);
       if (!Number.isNaN(mtimeMs) && isStale(holder, mtimeMs, this.#options.staleMs)) {
         await this.#breakStale(holder);
@@ -90,13 +107,12 @@ export class FileLock {
 
   async #breakStale(seen: LockHolder | null): Promise<void> {
     const breaker = `${this.file}.break`;
-    try {
-      await fs.writeFile(breaker, String(process.pid), { flag: "wx" });
-    } catch (error) {
-      if (!isErrno(error, "EEXIST")) throw error;
-      // Someone else is breaking it; a breaker that died mid-way is cleared after staleMs.
-      const { mtimeMs } = await readHolder(breaker);
-      if (Date.now() - mtimeMs > this.#options.staleMs) await fs.rm(breaker, { force: true });
+    if (!(await createWithContent(breaker, newToken()))) {
+      // Someone else is breaking it. One that died doing so is cleared the same way as a lock.
+      const { holder, mtimeMs } = await readHolder(breaker);
+      if (!Number.isNaN(mtimeMs) && isStale(holder, mtimeMs, this.#options.staleMs)) {
+        await fs.rm(breaker, { force: true });
+      }
       return;
     }
     try {

@@ -10,7 +10,7 @@ import {
   SessionNotFoundError,
   StoreClosedError,
 } from "./errors.js";
-import { isErrno, pidAlive, writeFileAtomic } from "./fs-util.js";
+import { isErrno, pidAlive, removeDeadWritersTemps, writeFileAtomic } from "./fs-util.js";
 import { assertAgentName, assertSessionId, newSessionId } from "./ids.js";
 import { appendRecord, headerLine, type JournalRecord, readJournal } from "./journal.js";
 import { flattenTree, lineageOf, mapTree, type TreeNode, treeOf } from "./lineage.js";
@@ -198,7 +198,7 @@ export class SessionStore {
         throw new StoreNotFoundError(store.dir);
       }
     }
-    await store.#exclusive(() => undefined);
+    await store.#exclusive(() => (resolved.create ? removeDeadWritersTemps(store.dir) : undefined));
     if (resolved.reconcileOrphans) await store.reconcileOrphans();
     return store;
   }
