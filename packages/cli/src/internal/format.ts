@@ -1,4 +1,4 @@
-import { styleText } from "node:util";
+import { stripVTControlCharacters, styleText } from "node:util";
 import type { Session, SessionStats, SessionStatus, TreeNode } from "@miyabi/core";
 
 export interface Output {
@@ -19,8 +19,8 @@ export function paintStatus(status: SessionStatus, color: boolean): string {
   return color ? styleText(STATUS_COLOR[status], status) : status;
 }
 
-// Visible width ignoring ANSI colour codes, so coloured cells still align.
-const visible = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "").length;
+// Visible width ignoring colour codes, so coloured cells still align.
+const visible = (s: string) => stripVTControlCharacters(s).length;
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i] ?? ""))));
@@ -112,7 +112,9 @@ export function treeText(node: TreeNode<Session>, color: boolean): string {
     const label = `${s.agentName} (${paintStatus(s.status, color)}) ${short(s.id)} ${s.context.currentPhase}`;
     out.push(root ? label : `${prefix}${last ? "└─ " : "├─ "}${label}`);
     const childPrefix = root ? "" : `${prefix}${last ? "   " : "│  "}`;
-    n.children.forEach((c, i) => walk(c, childPrefix, i === n.children.length - 1, false));
+    for (const [i, c] of n.children.entries()) {
+      walk(c, childPrefix, i === n.children.length - 1, false);
+    }
   };
   walk(node, "", true, true);
   return out.join("\n");
