@@ -43,7 +43,7 @@ export {
   sessionFromDisk,
   type TokenUsage,
 } from "./internal/model.js";
-export { type StoreOptions, StoreOptionsSchema } from "./internal/options.js";
+export { parseInput, type StoreOptions, StoreOptionsSchema } from "./internal/options.js";
 export {
   type CreateSessionInput,
   type HandoffInput,

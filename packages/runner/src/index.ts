@@ -1,1 +1,42 @@
-export {};
+export { ClaudeNotFoundError, PipelineConfigError, WorktreeError } from "./internal/errors.js";
+export { resolveClaude } from "./internal/executable.js";
+export {
+  type PhaseOutcome,
+  PipelineStateError,
+  type RunPhaseOptions,
+  type RunPipelineOptions,
+  runPhase,
+  runPipeline,
+} from "./internal/phase.js";
+export {
+  DEFAULT_PIPELINE,
+  findStep,
+  loadPipeline,
+  nextStep,
+  type PipelineDefinition,
+  type PipelineInput,
+  PipelineSchema,
+  type PipelineStep,
+  stepOf,
+} from "./internal/pipeline.js";
+export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
+export {
+  buildClaudeArgs,
+  type ProgressEvent,
+  type RunSessionOptions,
+  runSession,
+} from "./internal/session-run.js";
+export {
+  type ClaudeSettings,
+  ClaudeSettingsSchema,
+  HANDOFF_MODES,
+  type HandoffMode,
+  resolveSettings,
+} from "./internal/settings.js";
+export { parseStreamLine, type ResultLine, type StreamEvent } from "./internal/stream.js";
+export {
+  claudeConfigDir,
+  claudeProjectDirName,
+  claudeTranscriptPath,
+  storedTranscriptPath,
+} from "./internal/transcripts.js";

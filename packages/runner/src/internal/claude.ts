@@ -1,0 +1,136 @@
+import fs from "node:fs";
+import { execa } from "execa";
+import { redact } from "./secrets.js";
+import { LineSplitter, parseStreamLine, type ResultLine, type StreamEvent } from "./stream.js";
+
+export interface ClaudeProcessOptions {
+  executable: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Start from the parent's environment (true) or from `env` alone (false). */
+  extendEnv: boolean;
+  timeoutMs: number;
+  /** After SIGTERM, how long the process group gets before SIGKILL. */
+  killGraceMs: number;
+  signal?: AbortSignal;
+  /** Raw stream-json lines are appended here as they arrive (secrets masked). */
+  logFile: string;
+  secrets: readonly string[];
+  onEvent?: (event: StreamEvent) => void;
+  onSpawn?: (pid: number) => Promise<void>;
+}
+
+export interface ClaudeProcessResult {
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  claudeSessionId: string | null;
+  result: ResultLine | null;
+  /** The last assistant text, for a summary when the result line is missing. */
+  lastText: string;
+  stderrTail: string;
+  timedOut: boolean;
+  cancelled: boolean;
+  wallMs: number;
+}
+
+const STDERR_TAIL = 4096;
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    // The child leads its own process group (detached), so -pid reaches its children too.
+    process.kill(-pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+  }
+}
+
+/**
+ * Run the Claude Code CLI once and follow its stream-json output to the end. Never throws for
+ * what the process does (exit codes, timeouts, cancellation are in the result); only for
+ * failing to start it at all.
+ */
+export async function runClaudeProcess(
+  options: ClaudeProcessOptions,
+): Promise<ClaudeProcessResult> {
+  const started = Date.now();
+  const log = fs.createWriteStream(options.logFile, { flags: "a" });
+  const writeLog = (line: string) => log.write(`${redact(line, options.secrets)}\n`);
+  const subprocess = execa(options.executable, options.args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: options.extendEnv,
+    stdin: "ignore",
+    buffer: false,
+    reject: false,
+    detached: true,
+    // Execa's own kill only reaches the child; we kill the whole group below.
+    cleanup: false,
+  });
+  const pid = subprocess.pid ?? null;
+  const out: ClaudeProcessResult = {
+    pid,
+    exitCode: null,
+    signal: null,
+    claudeSessionId: null,
+    result: null,
+    lastText: "",
+    stderrTail: "",
+    timedOut: false,
+    cancelled: false,
+    wallMs: 0,
+  };
+
+  let graceTimer: NodeJS.Timeout | undefined;
+  const stop = (reason: "timeout" | "cancel") => {
+    if (pid === null || out.timedOut || out.cancelled) return;
+    if (reason === "timeout") out.timedOut = true;
+    else out.cancelled = true;
+    killGroup(pid, "SIGTERM");
+    graceTimer = setTimeout(() => killGroup(pid, "SIGKILL"), options.killGraceMs);
+  };
+  const timer = setTimeout(() => stop("timeout"), options.timeoutMs);
+  const onAbort = () => stop("cancel");
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const stdout = new LineSplitter();
+  const handleLine = (line: string) => {
+    writeLog(line);
+    for (const event of parseStreamLine(line) ?? []) {
+      if (event.kind === "init") out.claudeSessionId = event.claudeSessionId;
+      if (event.kind === "result") out.result = event.line;
+      if (event.kind === "text") out.lastText = event.text;
+      options.onEvent?.(event);
+    }
+  };
+  subprocess.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    for (const line of stdout.push(chunk)) handleLine(line);
+  });
+  subprocess.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    out.stderrTail = (out.stderrTail + chunk).slice(-STDERR_TAIL);
+    writeLog(JSON.stringify({ type: "stderr", text: chunk }));
+  });
+
+  try {
+    if (pid !== null) await options.onSpawn?.(pid);
+    const finished = await subprocess;
+    for (const line of stdout.flush()) handleLine(line);
+    out.exitCode = finished.exitCode ?? null;
+    out.signal = finished.signal ?? null;
+    if (finished.failed && finished.exitCode === undefined && !finished.signal) {
+      // Could not start at all (ENOENT, EACCES): that is the caller's error to report.
+      throw finished;
+    }
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(graceTimer);
+    options.signal?.removeEventListener("abort", onAbort);
+    // Leave no stragglers behind (tools the CLI started and did not reap).
+    if (pid !== null) killGroup(pid, "SIGKILL");
+    await new Promise<void>((resolve) => log.end(resolve));
+  }
+  out.wallMs = Date.now() - started;
+  return out;
+}

@@ -1,0 +1,29 @@
+import { MiyabiError } from "@miyabi/core";
+
+export class ClaudeNotFoundError extends MiyabiError {
+  readonly executable: string;
+
+  constructor(executable: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      "CLAUDE_NOT_FOUND",
+      `Cannot run the Claude Code CLI "${executable}": ${detail}. Install it (npm install -g @anthropic-ai/claude-code) or pass its path with --claude.`,
+      options,
+    );
+    this.executable = executable;
+  }
+}
+
+export class PipelineConfigError extends MiyabiError {
+  readonly file: string;
+
+  constructor(file: string, detail: string, options?: { cause?: unknown }) {
+    super("PIPELINE_CONFIG_INVALID", `Pipeline definition ${file} is invalid: ${detail}.`, options);
+    this.file = file;
+  }
+}
+
+export class WorktreeError extends MiyabiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("WORKTREE_ERROR", message, options);
+  }
+}

@@ -1,0 +1,153 @@
+import fs from "node:fs/promises";
+import { PhaseSchema, type Session } from "@miyabi/core";
+import YAML from "yaml";
+import { z } from "zod";
+import { PipelineConfigError } from "./errors.js";
+import { HandoffModeSchema } from "./settings.js";
+
+const agentName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "agent names are letters, digits, _ and -");
+
+const StepInputSchema = z
+  .object({
+    /** Short name used by --from, action inputs and labels; default: the phase in lower case. */
+    id: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,31}$/, "ids are lower-case letters, digits and -")
+      .optional(),
+    phase: PhaseSchema,
+    agent: agentName.optional(),
+    /** Several agents run at once, each its own process, log and session. */
+    agents: z.array(agentName).min(1).optional(),
+    mode: HandoffModeSchema.default("fresh"),
+    /** Prompt template text with {{placeholders}}; overrides files in .miyabi/prompts. */
+    prompt: z.string().optional(),
+    allowedTools: z.array(z.string()).optional(),
+    disallowedTools: z.array(z.string()).optional(),
+    maxTurns: z.number().int().positive().optional(),
+    timeoutMinutes: z.number().positive().optional(),
+    model: z.string().optional(),
+    appendSystemPrompt: z.string().optional(),
+  })
+  .refine((s) => (s.agent === undefined) !== (s.agents === undefined), {
+    message: "give exactly one of agent or agents",
+  })
+  .transform(({ agent, agents, ...rest }) => ({
+    ...rest,
+    id: rest.id ?? rest.phase.toLowerCase(),
+    agents: agents ?? [agent as string],
+  }));
+
+export const PipelineSchema = z
+  .object({
+    name: z.string().default("pipeline"),
+    steps: z.array(StepInputSchema).min(1),
+  })
+  .refine((p) => new Set(p.steps.map((s) => s.id)).size === p.steps.length, {
+    message: "step ids must be unique",
+  });
+
+export type PipelineStep = z.output<typeof StepInputSchema>;
+export type PipelineDefinition = z.output<typeof PipelineSchema>;
+export type PipelineInput = z.input<typeof PipelineSchema>;
+
+const READ_ONLY = ["Read", "Glob", "Grep"];
+
+/** CodeGen -> Review -> Test -> Deploy, the seed's pipeline. */
+export const DEFAULT_PIPELINE: PipelineDefinition = PipelineSchema.parse({
+  name: "default",
+  steps: [
+    {
+      id: "codegen",
+      phase: "CodeGeneration",
+      agent: "CodeGenAgent",
+      mode: "fresh",
+      allowedTools: [...READ_ONLY, "Write", "Edit"],
+      maxTurns: 40,
+      timeoutMinutes: 30,
+    },
+    {
+      id: "review",
+      phase: "Review",
+      agent: "ReviewAgent",
+      mode: "resume",
+      allowedTools: [...READ_ONLY, "Edit"],
+      maxTurns: 20,
+      timeoutMinutes: 20,
+    },
+    {
+      id: "test",
+      phase: "Test",
+      agent: "TestAgent",
+      mode: "fork",
+      allowedTools: [...READ_ONLY, "Write", "Edit", "Bash"],
+      maxTurns: 30,
+      timeoutMinutes: 30,
+    },
+    {
+      id: "deploy",
+      phase: "PullRequest",
+      agent: "DeployAgent",
+      mode: "fresh",
+      allowedTools: READ_ONLY,
+      maxTurns: 10,
+      timeoutMinutes: 10,
+    },
+  ],
+});
+
+/** Read a pipeline from YAML or JSON; the built-in default when `file` is undefined. */
+export async function loadPipeline(file?: string): Promise<PipelineDefinition> {
+  if (file === undefined) return DEFAULT_PIPELINE;
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    throw new PipelineConfigError(file, (error as Error).message, { cause: error });
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (error) {
+    throw new PipelineConfigError(file, `not valid YAML or JSON (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+  const parsed = PipelineSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
+    throw new PipelineConfigError(file, `${at}${issue?.message ?? "invalid"}`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}
+
+/** The step named by `name`: a step id ("review") or a phase ("Review"). */
+export function findStep(pipeline: PipelineDefinition, name: string): PipelineStep | undefined {
+  return pipeline.steps.find((s) => s.id === name) ?? pipeline.steps.find((s) => s.phase === name);
+}
+
+export function stepOf(pipeline: PipelineDefinition, session: Session): PipelineStep | undefined {
+  return pipeline.steps.find(
+    (s) => s.phase === session.context.currentPhase && s.agents.includes(session.agentName),
+  );
+}
+
+/**
+ * What runs next for an issue whose newest session is `head`: the first step when there is
+ * none, the step after a finished one, the same step again after a failure; null when done.
+ */
+export function nextStep(
+  pipeline: PipelineDefinition,
+  head: Session | undefined,
+): PipelineStep | null {
+  if (!head) return pipeline.steps[0] ?? null;
+  const current = stepOf(pipeline, head);
+  if (!current) return null;
+  if (head.status === "Failed" || head.status === "Active") return current;
+  const index = pipeline.steps.indexOf(current);
+  return pipeline.steps[index + 1] ?? null;
+}

@@ -1,0 +1,52 @@
+import { parseInput } from "@miyabi/core";
+import { z } from "zod";
+
+export const HANDOFF_MODES = ["fresh", "resume", "fork"] as const;
+export const HandoffModeSchema = z.enum(HANDOFF_MODES);
+export type HandoffMode = z.infer<typeof HandoffModeSchema>;
+
+/** How to run the Claude Code CLI. Defaults live here and nowhere else. */
+export const ClaudeSettingsSchema = z.object({
+  /** Path or name of the `claude` executable; default: `claude` on PATH. */
+  executable: z.string().min(1).optional(),
+  /** Variables for the Claude process (API key, base URL, HOME...). */
+  env: z.record(z.string(), z.string()).default({}),
+  /** Start from this process's environment plus `env` (true) or from `env` only (false). */
+  inheritEnv: z.boolean().default(true),
+  model: z.string().min(1).optional(),
+  extraArgs: z.array(z.string()).default([]),
+  maxTurns: z.number().int().positive().optional(),
+  /** Kill the run (whole process tree) after this long. */
+  timeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30 * 60_000),
+  killGraceMs: z.number().int().nonnegative().default(5_000),
+  /** Overrides every step's handoff mode when set. */
+  mode: HandoffModeSchema.optional(),
+  allowedTools: z.array(z.string()).optional(),
+  disallowedTools: z.array(z.string()).optional(),
+  /**
+   * `acceptEdits` lets the agent change files without prompts. `bypassPermissions` is refused by
+   * the CLI when running as root, which CI runners and containers often are.
+   */
+  permissionMode: z
+    .enum(["acceptEdits", "auto", "bypassPermissions", "manual", "dontAsk", "plan"])
+    .default("acceptEdits"),
+  appendSystemPrompt: z.string().optional(),
+  mcpConfig: z.string().optional(),
+  maxBudgetUsd: z.number().positive().optional(),
+  /**
+   * The CLI retries a failed API call about ten times over minutes by default; a bounded number
+   * keeps a dead API from eating the whole phase timeout.
+   */
+  maxRetries: z.number().int().nonnegative().default(3),
+});
+
+export type ClaudeSettings = z.input<typeof ClaudeSettingsSchema>;
+export type ResolvedClaudeSettings = z.output<typeof ClaudeSettingsSchema>;
+
+export function resolveSettings(settings: ClaudeSettings = {}): ResolvedClaudeSettings {
+  return parseInput(ClaudeSettingsSchema, settings, "Claude settings");
+}

@@ -1,0 +1,102 @@
+import { z } from "zod";
+
+/*
+ * Schemas for the lines of `claude -p --output-format stream-json --verbose`. They are loose:
+ * the CLI adds message types and fields often, and an unknown line must never break a run.
+ * Only what we record is described.
+ */
+
+const UsageSchema = z.looseObject({
+  input_tokens: z.number().optional(),
+  output_tokens: z.number().optional(),
+  cache_creation_input_tokens: z.number().optional(),
+  cache_read_input_tokens: z.number().optional(),
+});
+
+export const InitLineSchema = z.looseObject({
+  type: z.literal("system"),
+  subtype: z.literal("init"),
+  session_id: z.string(),
+  model: z.string().optional(),
+  cwd: z.string().optional(),
+  tools: z.array(z.string()).optional(),
+});
+
+const ContentBlockSchema = z.looseObject({
+  type: z.string(),
+  name: z.string().optional(),
+  text: z.string().optional(),
+});
+
+export const AssistantLineSchema = z.looseObject({
+  type: z.literal("assistant"),
+  message: z.looseObject({ content: z.array(ContentBlockSchema).default([]) }),
+});
+
+export const ResultLineSchema = z.looseObject({
+  type: z.literal("result"),
+  subtype: z.string(),
+  is_error: z.boolean(),
+  result: z.string().optional(),
+  session_id: z.string().optional(),
+  num_turns: z.number().optional(),
+  total_cost_usd: z.number().optional(),
+  duration_ms: z.number().optional(),
+  duration_api_ms: z.number().optional(),
+  usage: UsageSchema.optional(),
+  errors: z.array(z.unknown()).optional(),
+});
+
+export type ResultLine = z.output<typeof ResultLineSchema>;
+
+export type StreamEvent =
+  | { kind: "init"; claudeSessionId: string; model: string | undefined }
+  | { kind: "text"; text: string }
+  | { kind: "tool"; name: string }
+  | { kind: "result"; line: ResultLine }
+  | { kind: "other"; type: string };
+
+/** Decode one output line; lines that are not JSON objects are `null` (the CLI may print noise). */
+export function parseStreamLine(line: string): StreamEvent[] | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof raw !== "object" || raw === null) return null;
+  const init = InitLineSchema.safeParse(raw);
+  if (init.success)
+    return [{ kind: "init", claudeSessionId: init.data.session_id, model: init.data.model }];
+  const assistant = AssistantLineSchema.safeParse(raw);
+  if (assistant.success) {
+    const events: StreamEvent[] = [];
+    for (const block of assistant.data.message.content) {
+      if (block.type === "tool_use" && block.name) events.push({ kind: "tool", name: block.name });
+      if (block.type === "text" && block.text) events.push({ kind: "text", text: block.text });
+    }
+    return events;
+  }
+  const result = ResultLineSchema.safeParse(raw);
+  if (result.success) return [{ kind: "result", line: result.data }];
+  const type = (raw as { type?: unknown }).type;
+  return [{ kind: "other", type: typeof type === "string" ? type : "unknown" }];
+}
+
+/** Split a byte stream into lines, keeping a partial last line until more arrives. */
+export class LineSplitter {
+  #rest = "";
+
+  push(chunk: string): string[] {
+    const text = this.#rest + chunk;
+    const lines = text.split("\n");
+    this.#rest = lines.pop() ?? "";
+    return lines.filter((l) => l.length > 0);
+  }
+
+  flush(): string[] {
+    const rest = this.#rest;
+    this.#rest = "";
+    return rest.length > 0 ? [rest] : [];
+  }
+}

@@ -1,0 +1,84 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { isSessionId } from "@miyabi/core";
+
+/** Claude keeps its config (and transcripts) in CLAUDE_CONFIG_DIR, else ~/.claude. */
+export function claudeConfigDir(env: Record<string, string | undefined>): string {
+  return env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME ?? os.homedir(), ".claude");
+}
+
+/**
+ * The directory under `<config>/projects/` for sessions started in `cwd`, as CLI 2.1.332 names
+ * it: every character other than an ASCII letter or digit becomes "-"; names over 200
+ * characters are cut and suffixed with a hash of the path.
+ */
+export function claudeProjectDirName(cwd: string): string {
+  const name = cwd.replace(/[^a-zA-Z0-9]/g, "-");
+  if (name.length <= 200) return name;
+  let hash = 0;
+  for (let i = 0; i < cwd.length; i++) hash = (Math.imul(hash, 31) + cwd.charCodeAt(i)) | 0;
+  return `${name.slice(0, 200)}-${Math.abs(hash).toString(36)}`;
+}
+
+export function claudeTranscriptPath(
+  configDir: string,
+  cwd: string,
+  claudeSessionId: string,
+): string {
+  return path.join(configDir, "projects", claudeProjectDirName(cwd), `${claudeSessionId}.jsonl`);
+}
+
+/** Where the store keeps a copy of a Claude transcript so another machine can resume it. */
+export function storedTranscriptPath(storeDir: string, claudeSessionId: string): string | null {
+  // The id comes from the CLI's output; it must not be able to name another path.
+  return isSessionId(claudeSessionId)
+    ? path.join(storeDir, "transcripts", `${claudeSessionId}.jsonl`)
+    : null;
+}
+
+async function copyIfPresent(from: string, to: string): Promise<boolean> {
+  try {
+    await fs.mkdir(path.dirname(to), { recursive: true });
+    await fs.copyFile(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+/** After a run: keep the conversation in the store (it travels with the Actions cache). */
+export async function saveTranscript(args: {
+  storeDir: string;
+  configDir: string;
+  cwd: string;
+  claudeSessionId: string;
+}): Promise<boolean> {
+  const target = storedTranscriptPath(args.storeDir, args.claudeSessionId);
+  if (!target) return false;
+  return copyIfPresent(
+    claudeTranscriptPath(args.configDir, args.cwd, args.claudeSessionId),
+    target,
+  );
+}
+
+/**
+ * Before a resume: make sure the CLI finds the conversation where it looks for it. True when it
+ * is there (already, or copied from the store); false when neither place has it.
+ */
+export async function restoreTranscript(args: {
+  storeDir: string;
+  configDir: string;
+  cwd: string;
+  claudeSessionId: string;
+}): Promise<boolean> {
+  const live = claudeTranscriptPath(args.configDir, args.cwd, args.claudeSessionId);
+  try {
+    await fs.access(live);
+    return true;
+  } catch {
+    const stored = storedTranscriptPath(args.storeDir, args.claudeSessionId);
+    return stored ? copyIfPresent(stored, live) : false;
+  }
+}
