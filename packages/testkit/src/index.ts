@@ -1,4 +1,4 @@
-export { claudeBinPath } from "./claude-bin.js";
-export * from "./model-server.js";
 export * from "./cache-server.js";
+export { claudeBinPath } from "./claude-bin.js";
 export * from "./github-stub.js";
+export * from "./model-server.js";

@@ -190,7 +190,13 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
   });
   const claudeSessionId = run.claudeSessionId ?? run.result?.session_id ?? null;
   if (claudeSessionId) {
-    const saved = await saveTranscript({ storeDir: store.dir, configDir, cwd, claudeSessionId });
+    const saved = await saveTranscript({
+      storeDir: store.dir,
+      configDir,
+      cwd,
+      claudeSessionId,
+      secrets,
+    });
     if (!saved)
       await note(
         `Claude's transcript for ${claudeSessionId} was not found; a later resume will start fresh.`,

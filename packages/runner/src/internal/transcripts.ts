@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { isSessionId } from "@miyabi/core";
+import { redact } from "./secrets.js";
 
 /** Claude keeps its config (and transcripts) in CLAUDE_CONFIG_DIR, else ~/.claude. */
 export function claudeConfigDir(env: Record<string, string | undefined>): string {
@@ -48,19 +49,32 @@ async function copyIfPresent(from: string, to: string): Promise<boolean> {
   }
 }
 
-/** After a run: keep the conversation in the store (it travels with the Actions cache). */
+/**
+ * After a run: keep the conversation in the store (it travels with the Actions cache), with
+ * secret values masked in case the agent ever printed one.
+ */
 export async function saveTranscript(args: {
   storeDir: string;
   configDir: string;
   cwd: string;
   claudeSessionId: string;
+  secrets: readonly string[];
 }): Promise<boolean> {
   const target = storedTranscriptPath(args.storeDir, args.claudeSessionId);
   if (!target) return false;
-  return copyIfPresent(
-    claudeTranscriptPath(args.configDir, args.cwd, args.claudeSessionId),
-    target,
-  );
+  let text: string;
+  try {
+    text = await fs.readFile(
+      claudeTranscriptPath(args.configDir, args.cwd, args.claudeSessionId),
+      "utf8",
+    );
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  await fs.writeFile(target, redact(text, args.secrets));
+  return true;
 }
 
 /**

@@ -1,0 +1,79 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { SessionStore } from "@miyabi/core";
+import {
+  claudeBinPath,
+  type ModelScript,
+  type ModelServer,
+  modelServerEnv,
+  startModelServer,
+} from "@miyabi/testkit";
+import { afterEach } from "vitest";
+import type { ClaudeSettings } from "../src/index.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+export interface Rig {
+  root: string;
+  repo: string;
+  storeDir: string;
+  store: SessionStore;
+  server: ModelServer;
+  /** Claude settings for a machine whose HOME is `home` (a new one per name). */
+  claude: (home?: string, extra?: ClaudeSettings) => ClaudeSettings;
+}
+
+/** A temp repo, a store and a scripted model server; all removed after the test. */
+export async function rig(script: ModelScript): Promise<Rig> {
+  const root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), "miyabi-runner-")));
+  const repo = path.join(root, "repo");
+  await fs.mkdir(repo);
+  const server = await startModelServer({ script });
+  const storeDir = path.join(root, "store");
+  const store = await SessionStore.open({ dir: storeDir });
+  cleanups.push(async () => {
+    await store.close().catch(() => undefined);
+    await server.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+  return {
+    root,
+    repo,
+    storeDir,
+    store,
+    server,
+    claude: (home = "home", extra = {}) => ({
+      executable: claudeBinPath(),
+      env: modelServerEnv(server, { home: path.join(root, home) }),
+      // Keep the developer's own ANTHROPIC_* / CLAUDE_* variables out of the run.
+      inheritEnv: false,
+      ...extra,
+      ...(extra.env
+        ? { env: { ...modelServerEnv(server, { home: path.join(root, home) }), ...extra.env } }
+        : {}),
+    }),
+  };
+}
+
+/** Conversation turns the CLI sent (auxiliary calls excluded). */
+export function turns(server: ModelServer) {
+  return server.requests.filter((r) => r.kind === "turn");
+}
+
+export function messagesOf(body: unknown): { role: string; content: unknown }[] {
+  const messages = (body as { messages?: unknown }).messages;
+  return Array.isArray(messages) ? (messages as { role: string; content: unknown }[]) : [];
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
