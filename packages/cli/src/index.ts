@@ -1,2 +1,3 @@
+export { demoScript } from "./internal/demo.js";
 export { parseDuration } from "./internal/duration.js";
-export { type CommandContext, type Extension, type MainOptions, main } from "./internal/program.js";
+export { type MainOptions, main } from "./internal/program.js";

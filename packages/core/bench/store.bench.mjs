@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { serializeDocument, SessionStore } from "../dist/index.js";
+import { SessionStore, serializeDocument } from "../dist/index.js";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,100000").split(",").map(Number);
 const CHAIN = 1000;
@@ -42,7 +42,12 @@ function generate(n) {
   const sessions = [];
   let parent = null;
   for (let i = 0; i < CHAIN; i++) {
-    const s = session(randomUUID(), parent?.id ?? null, i, i === CHAIN - 1 ? "Active" : "HandedOff");
+    const s = session(
+      randomUUID(),
+      parent?.id ?? null,
+      i,
+      i === CHAIN - 1 ? "Active" : "HandedOff",
+    );
     if (parent) {
       parent.child_sessions.push(s.id);
       parent.handoff_to = s.agent_name;
@@ -54,7 +59,12 @@ function generate(n) {
   for (let i = CHAIN; i < n; i++) {
     const first = i % 4 === 0;
     const prev = sessions.at(-1);
-    const s = session(randomUUID(), first ? null : prev.id, i, i % 4 === 3 ? "Active" : "HandedOff");
+    const s = session(
+      randomUUID(),
+      first ? null : prev.id,
+      i,
+      i % 4 === 3 ? "Active" : "HandedOff",
+    );
     if (!first) {
       prev.child_sessions.push(s.id);
       prev.handoff_to = s.agent_name;
@@ -96,7 +106,13 @@ for (const n of SIZES) {
 
   const roots = [];
   const create = await time(async (i) => {
-    roots.push(await store.create({ agentName: "CodeGenAgent", purpose: `bench ${i}`, context: { issueNumber: 1 } }));
+    roots.push(
+      await store.create({
+        agentName: "CodeGenAgent",
+        purpose: `bench ${i}`,
+        context: { issueNumber: 1 },
+      }),
+    );
   }, 200);
   let cursor = roots[0];
   const handoff = await time(async (i) => {

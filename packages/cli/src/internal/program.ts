@@ -1,12 +1,28 @@
 import {
   MiyabiError,
-  PHASES,
   type Phase,
   SESSION_STATUSES,
   type SessionStatus,
   SessionStore,
 } from "@miyabi/core";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import type { HandoffMode } from "@miyabi/runner";
+import { Command, CommanderError, Option } from "commander";
+import {
+  addClaudeOptions,
+  agentCommands,
+  type ClaudeFlags,
+  followLog,
+  handoffModeOption,
+  runHandoff,
+} from "./agent-commands.js";
+import {
+  type CommandContext,
+  type GlobalOptions,
+  intArg,
+  phaseOption,
+  withStore,
+} from "./context.js";
+import { demoCommand } from "./demo.js";
 import { parseDuration } from "./duration.js";
 import {
   lineageText,
@@ -16,41 +32,6 @@ import {
   statsText,
   treeText,
 } from "./format.js";
-
-export interface GlobalOptions {
-  dir: string;
-  json: boolean;
-}
-
-export interface CommandContext {
-  io: Output;
-  globals: () => GlobalOptions;
-  /** Open the store; read-only commands do not create a missing one. */
-  open: (options?: { create?: boolean }) => Promise<SessionStore>;
-  print: (value: unknown, human: () => string) => void;
-}
-
-const intArg = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number.`);
-  return Number(value);
-};
-
-export const phaseOption = (flags: string, description: string) =>
-  new Option(flags, description).choices(PHASES);
-
-/** Run `fn` with an open store and always close it, so sessions.json holds the whole state. */
-export async function withStore<T>(
-  ctx: CommandContext,
-  create: boolean,
-  fn: (store: SessionStore) => Promise<T>,
-): Promise<T> {
-  const store = await ctx.open({ create });
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 function recordCommands(program: Command, ctx: CommandContext): void {
   program
@@ -84,23 +65,41 @@ function recordCommands(program: Command, ctx: CommandContext): void {
       },
     );
 
-  program
-    .command("handoff")
-    .description("hand a session over to another agent and print the new session's id")
-    .argument("<id>", "session to hand off (Active or Completed)")
-    .requiredOption("--to <agent>", "agent that takes over")
-    .addOption(phaseOption("--phase <phase>", "phase of the new session (default: the parent's)"))
-    .option("--purpose <text>", "purpose of the new session")
-    .action(async (id: string, o: { to: string; phase?: Phase; purpose?: string }) => {
-      const child = await withStore(ctx, false, (store) =>
-        store.handoff(id, {
+  addClaudeOptions(
+    program
+      .command("handoff")
+      .description("hand a session over to another agent and print the new session's id")
+      .argument("<id>", "session to hand off (Active or Completed)")
+      .requiredOption("--to <agent>", "agent that takes over")
+      .addOption(phaseOption("--phase <phase>", "phase of the new session (default: the parent's)"))
+      .option("--purpose <text>", "purpose of the new session")
+      .option("--run", "also run Claude Code for the new session")
+      .addOption(handoffModeOption().default("fresh")),
+  ).action(
+    async (
+      id: string,
+      o: ClaudeFlags & {
+        to: string;
+        phase?: Phase;
+        purpose?: string;
+        run?: boolean;
+        mode: HandoffMode;
+      },
+    ) => {
+      const child = await withStore(ctx, false, async (store) => {
+        const childId = await store.handoff(id, {
           toAgent: o.to,
           purpose: o.purpose,
           context: o.phase ? { currentPhase: o.phase } : {},
-        }),
-      );
+        });
+        if (!o.run) return childId;
+        const ran = await runHandoff(store, { parentId: id, childId, mode: o.mode, flags: o });
+        if (ran.status !== "Completed") ctx.exitCode = 1;
+        return childId;
+      });
       ctx.io.out(child);
-    });
+    },
+  );
 
   program
     .command("complete")
@@ -202,9 +201,14 @@ function readCommands(program: Command, ctx: CommandContext): void {
 
   program
     .command("logs")
-    .description("print a session's log")
+    .description("print a session's log (Claude's raw stream-json output)")
     .argument("<id>")
-    .action(async (id: string) => {
+    .option("-f, --follow", "keep printing as the log grows, until the session finishes")
+    .action(async (id: string, o: { follow?: boolean }) => {
+      if (o.follow) {
+        await followLog(ctx, id);
+        return;
+      }
       const text = await withStore(ctx, false, (store) => store.readLog(id));
       ctx.io.out(text.replace(/\n$/, ""));
     });
@@ -244,12 +248,8 @@ function readCommands(program: Command, ctx: CommandContext): void {
     });
 }
 
-export type Extension = (program: Command, ctx: CommandContext) => void;
-
 export interface MainOptions {
   io?: Partial<Output>;
-  /** Extra commands (the runner's), registered after the record-only ones. */
-  extensions?: Extension[];
 }
 
 /** Parse `argv` (without node and script), run the command, return the exit code. */
@@ -278,13 +278,15 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
     globals,
     open: ({ create = true } = {}) => SessionStore.open({ dir: globals().dir, create }),
     print: (value, human) => io.out(globals().json ? JSON.stringify(value, null, 2) : human()),
+    exitCode: 0,
   };
   recordCommands(program, ctx);
   readCommands(program, ctx);
-  for (const extend of options.extensions ?? []) extend(program, ctx);
+  agentCommands(program, ctx);
+  demoCommand(program, ctx);
   try {
     await program.parseAsync(argv, { from: "user" });
-    return 0;
+    return ctx.exitCode;
   } catch (error) {
     return report(error, io);
   }

@@ -1,0 +1,180 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { claudeBinPath, type ModelServer, modelServerEnv, startModelServer } from "@miyabi/testkit";
+import { afterEach, describe, expect, it } from "vitest";
+
+const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0)) await fn();
+});
+
+async function setup(script: Parameters<typeof startModelServer>[0]["script"]) {
+  const root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), "miyabi-cli-run-")));
+  const server = await startModelServer({ script });
+  cleanups.push(async () => {
+    await server.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+  const env = {
+    ...modelServerEnv(server, { home: path.join(root, "home") }),
+    PATH: process.env.PATH ?? "",
+    NO_COLOR: "1",
+  };
+  // Asynchronous: the model server runs in this process and must keep answering.
+  const cli = async (...args: string[]) => {
+    try {
+      const r = await promisify(execFile)(
+        process.execPath,
+        [BIN, "--dir", path.join(root, "store"), ...args],
+        {
+          cwd: root,
+          env,
+          encoding: "utf8",
+        },
+      );
+      return { code: 0, out: r.stdout.trim(), err: r.stderr.trim() };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, out: e.stdout.trim(), err: e.stderr.trim() };
+    }
+  };
+  return { root, server, cli };
+}
+
+const turns = (server: ModelServer) => server.requests.filter((r) => r.kind === "turn");
+
+describe("miyabi-sessions commands that run Claude", () => {
+  it("run, then handoff --run --mode resume continues the same conversation", async () => {
+    const { root, server, cli } = await setup([
+      { text: "first answer: 7" },
+      { text: "second answer" },
+    ]);
+    const run = await cli(
+      "run",
+      "--agent",
+      "CodeGenAgent",
+      "--purpose",
+      "Answer",
+      "--issue",
+      "3",
+      "--prompt",
+      "Say 7",
+      "--claude",
+      claudeBinPath(),
+      "--worktree",
+      path.join(root, "wt"),
+      "--json",
+    );
+    expect(run.code, run.err).toBe(0);
+    const session = JSON.parse(run.out);
+    expect(session).toMatchObject({
+      status: "Completed",
+      result: { summary: "first answer: 7", outcome: "success" },
+    });
+    expect(run.err).toMatch(/CodeGenAgent \[CodeGeneration\].*turns/);
+
+    const handoff = await cli(
+      "handoff",
+      session.id,
+      "--to",
+      "ReviewAgent",
+      "--phase",
+      "Review",
+      "--run",
+      "--mode",
+      "resume",
+      "--claude",
+      claudeBinPath(),
+    );
+    expect(handoff.code, handoff.err).toBe(0);
+    const child = JSON.parse((await cli("--json", "show", handoff.out)).out);
+    expect(child.status).toBe("Completed");
+    expect(child.result.claudeSessionId).toBe(session.result.claudeSessionId);
+    expect(JSON.stringify(turns(server).at(-1)?.body)).toContain("first answer: 7");
+
+    const logs = await cli("logs", handoff.out);
+    expect(logs.out.split("\n").at(-1)).toMatch(/"type":"result"/);
+    const followed = await cli("logs", handoff.out, "--follow");
+    expect(followed.out).toBe(logs.out);
+  });
+
+  it("fails clearly when the claude binary is missing, recording nothing", async () => {
+    const { root, cli } = await setup([]);
+    const r = await cli(
+      "run",
+      "--agent",
+      "A",
+      "--purpose",
+      "p",
+      "--claude",
+      path.join(root, "nope"),
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^miyabi-sessions: Cannot run the Claude Code CLI/);
+    await expect(fs.access(path.join(root, "store", "sessions.json"))).rejects.toThrow();
+  });
+
+  it("runs a pipeline from a YAML definition and exits 1 when a phase fails", async () => {
+    const { root, cli } = await setup([
+      { text: "analysed" },
+      { error: { status: 500, message: "boom" } },
+    ]);
+    const config = path.join(root, "pipeline.yml");
+    await fs.writeFile(
+      config,
+      "name: two-step\nsteps:\n  - id: analyse\n    phase: IssueAnalysis\n    agent: AnalystAgent\n  - id: build\n    phase: CodeGeneration\n    agent: CodeGenAgent\n    mode: resume\n",
+    );
+    await fs.mkdir(path.join(root, "repo"));
+    const r = await cli(
+      "pipeline",
+      "--issue",
+      "5",
+      "--title",
+      "Thing",
+      "--config",
+      config,
+      "--repo",
+      path.join(root, "repo"),
+      "--claude",
+      claudeBinPath(),
+    );
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^analyse: AnalystAgent Completed/m);
+    expect(r.out).toMatch(/^build: CodeGenAgent Failed .*Claude reported an error/m);
+    const stats = JSON.parse((await cli("--json", "stats")).out);
+    expect(stats).toMatchObject({ total: 2, handedOff: 1, failed: 1 });
+
+    const bad = path.join(root, "bad.yml");
+    await fs.writeFile(bad, "steps:\n  - phase: Deploy\n    agent: X\n");
+    const invalid = await cli(
+      "pipeline",
+      "--issue",
+      "5",
+      "--config",
+      bad,
+      "--claude",
+      claudeBinPath(),
+    );
+    expect(invalid.code).toBe(1);
+    expect(invalid.err).toMatch(/Pipeline definition .*bad\.yml is invalid: steps\.0\.phase/);
+  });
+});
+
+describe("miyabi-sessions demo", () => {
+  it("runs the four phases offline and shows lineage, stats and changed files", async () => {
+    const r = await promisify(execFile)(process.execPath, [BIN, "demo"], {
+      encoding: "utf8",
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    expect(r.stdout).toMatch(/scripted model server/);
+    expect(r.stdout).toMatch(/1: CodeGenAgent \(HandedOff\)[\s\S]*4: DeployAgent \(Completed\)/);
+    expect(r.stdout).toMatch(/Total sessions\s+4/);
+    expect(r.stdout).toMatch(/src\/greet\.js/);
+    expect(r.stdout).toMatch(/test\/greet\.test\.js/);
+  });
+});
