@@ -1,6 +1,5 @@
 import fs from "node:fs/promises";
 import { PhaseSchema, type Session } from "@miyabi/core";
-import YAML from "yaml";
 import { z } from "zod";
 import { PipelineConfigError } from "./errors.js";
 import { HandoffModeSchema } from "./settings.js";
@@ -108,7 +107,9 @@ export async function loadPipeline(file?: string): Promise<PipelineDefinition> {
   }
   let raw: unknown;
   try {
-    raw = YAML.parse(text);
+    // Loaded on demand: only pipelines from files need a YAML parser, and it costs start-up time.
+    const { parse } = await import("yaml");
+    raw = parse(text);
   } catch (error) {
     throw new PipelineConfigError(file, `not valid YAML or JSON (${(error as Error).message})`, {
       cause: error,

@@ -1,0 +1,95 @@
+// `miyabi-sessions run` next to a bare `claude -p` on the same scripted model server: the
+// difference is what recording a session costs. Prints figures; asserts nothing.
+import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { claudeBinPath, modelServerEnv, startModelServer } from "@miyabi/testkit";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const bin = new URL("../dist/bin.js", import.meta.url).pathname;
+const root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), "miyabi-run-bench-")));
+const server = await startModelServer({ script: () => ({ text: "ok" }) });
+const env = {
+  ...modelServerEnv(server, { home: path.join(root, "home") }),
+  PATH: process.env.PATH ?? "",
+};
+const claude = claudeBinPath();
+
+// stdin is closed for both: an open stdin pipe makes the CLI wait ~3 s for input.
+async function timed(file, args) {
+  const start = process.hrtime.bigint();
+  await new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: root, env, stdio: ["ignore", "ignore", "inherit"] });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${file} exited ${code}`)),
+    );
+  });
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const bare = [];
+const ours = [];
+// Warm both paths once (page cache, first-run setup of the CLI's config dir).
+await timed(claude, ["-p", "--output-format", "stream-json", "--verbose", "--", "hi"]);
+await timed(process.execPath, [
+  bin,
+  "--dir",
+  path.join(root, "store"),
+  "run",
+  "--agent",
+  "A",
+  "--purpose",
+  "warm",
+  "--claude",
+  claude,
+  "--worktree",
+  root,
+]);
+for (let i = 0; i < RUNS; i++) {
+  bare.push(
+    await timed(claude, [
+      "-p",
+      "--output-format",
+      "stream-json",
+      "--verbose",
+      "--permission-mode=acceptEdits",
+      "--",
+      "hi",
+    ]),
+  );
+  ours.push(
+    await timed(process.execPath, [
+      bin,
+      "--dir",
+      path.join(root, "store"),
+      "run",
+      "--agent",
+      "A",
+      "--purpose",
+      `run ${i}`,
+      "--prompt",
+      "hi",
+      "--claude",
+      claude,
+      "--worktree",
+      root,
+    ]),
+  );
+}
+await server.close();
+await fs.rm(root, { recursive: true, force: true });
+const b = median(bare);
+const o = median(ours);
+console.log(`\nmiyabi-sessions run vs bare claude -p (scripted model, ${RUNS} runs each, medians)`);
+console.table([
+  {
+    "bare claude -p ms": b.toFixed(0),
+    "miyabi-sessions run ms": o.toFixed(0),
+    "overhead ms": (o - b).toFixed(0),
+    ratio: (o / b).toFixed(3),
+  },
+]);
+console.log(`overhead ${(((o - b) / b) * 100).toFixed(1)}% (target < 10%)`);
