@@ -1,23 +1,34 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PIPELINE, type ProgressEvent, runPhase, runPipeline } from "../src/index.js";
-import { messagesOf, pidAlive, rig, turns } from "./helpers.js";
+import {
+  DEFAULT_PIPELINE,
+  type ProgressEvent,
+  type RunPhaseOptions,
+  runPhase,
+  runPipeline,
+} from "../src/index.js";
+import { messagesOf, pidAlive, type Rig, rig, turns } from "./helpers.js";
 
 const issue = { number: 42, title: "Add a greeting", body: "Please add hello.txt" };
+
+/** runPhase on the rig's store and repo with the default pipeline; `extra` overrides. */
+function phase(r: Rig, extra: Partial<RunPhaseOptions> = {}) {
+  return runPhase({
+    store: r.store,
+    issue,
+    pipeline: DEFAULT_PIPELINE,
+    repoDir: r.repo,
+    claude: r.claude(),
+    ...extra,
+  });
+}
 
 describe("runPhase with the real Claude Code CLI", () => {
   it("records Claude's session id, turns, cost and result, and the raw stream in the log", async () => {
     const r = await rig([{ text: "All done: nothing to change." }]);
     const events: ProgressEvent[] = [];
-    const out = await runPhase({
-      store: r.store,
-      issue,
-      pipeline: DEFAULT_PIPELINE,
-      repoDir: r.repo,
-      claude: r.claude(),
-      onProgress: (e) => events.push(e),
-    });
+    const out = await phase(r, { onProgress: (e) => events.push(e) });
     expect(out.status).toBe("completed");
     expect(out.next?.id).toBe("review");
     const [session] = out.sessions;
@@ -57,13 +68,7 @@ describe("runPhase with the real Claude Code CLI", () => {
         : { text: "Wrote hello.txt" },
     );
     target = path.join(r.repo, "hello.txt");
-    const out = await runPhase({
-      store: r.store,
-      issue,
-      pipeline: DEFAULT_PIPELINE,
-      repoDir: r.repo,
-      claude: r.claude(),
-    });
+    const out = await phase(r);
     expect(out.status).toBe("completed");
     expect(await fs.readFile(target, "utf8")).toBe("hello\n");
     expect(out.sessions[0]?.result?.numTurns).toBe(2);
@@ -71,13 +76,7 @@ describe("runPhase with the real Claude Code CLI", () => {
 
   it("fails the session with a clear reason on an API 500", async () => {
     const r = await rig([{ error: { status: 500, message: "scripted overload" } }]);
-    const out = await runPhase({
-      store: r.store,
-      issue,
-      pipeline: DEFAULT_PIPELINE,
-      repoDir: r.repo,
-      claude: r.claude(),
-    });
+    const out = await phase(r);
     expect(out.status).toBe("failed");
     expect(out.next).toBeNull();
     const [s] = out.sessions;
@@ -89,11 +88,7 @@ describe("runPhase with the real Claude Code CLI", () => {
 
   it("kills the whole process tree of a hanging run at the timeout and fails the session", async () => {
     const r = await rig([{ hang: true }]);
-    const out = await runPhase({
-      store: r.store,
-      issue,
-      pipeline: DEFAULT_PIPELINE,
-      repoDir: r.repo,
+    const out = await phase(r, {
       claude: r.claude("home", { timeoutMs: 4_000, killGraceMs: 1_000 }),
     });
     const [s] = out.sessions;
@@ -110,14 +105,7 @@ describe("runPhase with the real Claude Code CLI", () => {
     const r = await rig([{ hang: true }]);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 2_000);
-    const out = await runPhase({
-      store: r.store,
-      issue,
-      pipeline: DEFAULT_PIPELINE,
-      repoDir: r.repo,
-      claude: r.claude(),
-      signal: controller.signal,
-    });
+    const out = await phase(r, { signal: controller.signal });
     expect(out.sessions[0]?.errorMessage).toMatch(/^cancelled/);
     expect(out.sessions[0]?.result?.outcome).toBe("cancelled");
   });
@@ -126,23 +114,13 @@ describe("runPhase with the real Claude Code CLI", () => {
     const r = await rig([]);
     const before = JSON.stringify(await r.store.snapshot());
     await expect(
-      runPhase({
-        store: r.store,
-        issue,
-        pipeline: DEFAULT_PIPELINE,
-        repoDir: r.repo,
-        claude: { executable: path.join(r.root, "no-such-claude") },
-      }),
-    ).rejects.toMatchObject({ code: "CLAUDE_NOT_FOUND" });
-    await expect(
-      runPhase({
-        store: r.store,
-        issue,
-        pipeline: DEFAULT_PIPELINE,
-        repoDir: r.repo,
-        claude: { executable: "claude-not-installed-here" },
-      }),
-    ).rejects.toThrow(/not found on PATH/);
+      phase(r, { claude: { executable: path.join(r.root, "no-such-claude") } }),
+    ).rejects.toMatchObject({
+      code: "CLAUDE_NOT_FOUND",
+    });
+    await expect(phase(r, { claude: { executable: "claude-not-installed-here" } })).rejects.toThrow(
+      /not found on PATH/,
+    );
     expect(JSON.stringify(await r.store.snapshot())).toBe(before);
   });
 
@@ -191,15 +169,7 @@ describe("runPhase with the real Claude Code CLI", () => {
       "tests",
     ]);
     expect(await r.store.issueHead(42)).toMatchObject({ id: last });
-    await expect(
-      runPhase({
-        store: r.store,
-        issue,
-        pipeline: DEFAULT_PIPELINE,
-        repoDir: r.repo,
-        claude: r.claude(),
-      }),
-    ).rejects.toMatchObject({
+    await expect(phase(r)).rejects.toMatchObject({
       code: "PIPELINE_STATE",
     });
   });
@@ -207,13 +177,7 @@ describe("runPhase with the real Claude Code CLI", () => {
   it("never writes the API key into the store, logs or prompts", async () => {
     const secret = "sk-ant-api03-this-is-a-very-secret-test-key";
     const r = await rig([{ text: `echoing ${secret}` }]);
-    await runPhase({
-      store: r.store,
-      issue,
-      pipeline: DEFAULT_PIPELINE,
-      repoDir: r.repo,
-      claude: r.claude("home", { env: { ANTHROPIC_API_KEY: secret } }),
-    });
+    await phase(r, { claude: r.claude("home", { env: { ANTHROPIC_API_KEY: secret } }) });
     await r.store.close();
     const files = await fs.readdir(r.storeDir, { recursive: true });
     for (const f of files) {

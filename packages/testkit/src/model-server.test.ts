@@ -5,8 +5,6 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { claudeBinPath } from "./claude-bin.js";
 import {
-  claudeProjectDirName,
-  claudeTranscriptPath,
   EXHAUSTED_TEXT,
   isSubagentRequest,
   type ModelScript,
@@ -15,6 +13,13 @@ import {
   type RecordedRequest,
   startModelServer,
 } from "./model-server.js";
+
+// Where CLI 2.1.332 puts a transcript: <config>/projects/<cwd with every character other than
+// a letter or digit turned into "-">/<id>.jsonl. (The runner's claudeTranscriptPath also handles
+// paths over 200 characters; these cwds are short.)
+const projectDirName = (cwd: string) => cwd.replace(/[^a-zA-Z0-9]/g, "-");
+const claudeTranscriptPath = (configDir: string, cwd: string, id: string) =>
+  path.join(configDir, "projects", projectDirName(cwd), `${id}.jsonl`);
 
 const tempDirs: string[] = [];
 
@@ -595,7 +600,7 @@ describe("real Claude Code CLI against the model server", () => {
     const otherHome = await tempDir("ms.home.");
     const source = claudeTranscriptPath(path.join(home, ".claude"), cwd, sessionId);
     const target = claudeTranscriptPath(path.join(otherHome, ".claude"), cwd, sessionId);
-    expect(path.basename(path.dirname(source))).toBe(claudeProjectDirName(cwd));
+    expect(path.basename(path.dirname(source))).toBe(projectDirName(cwd));
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.copyFile(source, target);
     await withServer([{ text: "resumed elsewhere" }], async (server) => {

@@ -588,22 +588,3 @@ export function modelServerEnv(
     DISABLE_ERROR_REPORTING: "1",
   };
 }
-
-/**
- * Name of the directory under `<CLAUDE_CONFIG_DIR>/projects/` that holds the transcripts of
- * sessions started in `cwd`, as CLI 2.1.332 derives it: every character other than an ASCII
- * letter or digit becomes "-"; a result longer than 200 characters is cut to 200 and suffixed
- * with "-" and a base-36 hash of the original path.
- */
-export function claudeProjectDirName(cwd: string): string {
-  const name = cwd.replace(/[^a-zA-Z0-9]/g, "-");
-  if (name.length <= 200) return name;
-  let hash = 0;
-  for (let i = 0; i < cwd.length; i++) hash = (Math.imul(hash, 31) + cwd.charCodeAt(i)) | 0;
-  return `${name.slice(0, 200)}-${Math.abs(hash).toString(36)}`;
-}
-
-/** Where CLI 2.1.332 writes the transcript of `sessionId` started in `cwd`. */
-export function claudeTranscriptPath(configDir: string, cwd: string, sessionId: string): string {
-  return path.join(configDir, "projects", claudeProjectDirName(cwd), `${sessionId}.jsonl`);
-}
