@@ -1,1 +1,48 @@
-export {};
+export { splitArgs } from "./internal/args.js";
+export { type Credential, claudeEnv, installClaude } from "./internal/claude.js";
+export {
+  ActionInputError,
+  CacheSaveError,
+  ClaudeInstallError,
+  MissingCredentialError,
+  PhaseFailedError,
+  SenderNotAllowedError,
+  SessionsNotRestoredError,
+  UnknownPhaseError,
+} from "./internal/errors.js";
+export {
+  type ActionInputs,
+  ActionInputsSchema,
+  INPUT_NAMES,
+  type InputName,
+  PINNED_CLAUDE_VERSION,
+  parseInputs,
+} from "./internal/inputs.js";
+export {
+  type ActionEvent,
+  OUTPUT_NAMES,
+  type PhaseJobOptions,
+  type PhaseOutputs,
+  progressLine,
+  type RunContext,
+  requireStep,
+  runPhaseJob,
+} from "./internal/job.js";
+export type {
+  Cache,
+  GitHubApi,
+  IssueComment,
+  Logger,
+  RepoPermission,
+  Runner,
+  Summary,
+} from "./internal/ports.js";
+export {
+  commentMarker,
+  type JobStatus,
+  lineageGraph,
+  type PhaseReport,
+  phaseTable,
+  renderReport,
+} from "./internal/report.js";
+export { issueKeyPrefix, type RunIdentity, saveKey } from "./internal/store-cache.js";

@@ -1,5 +1,5 @@
 export { ClaudeNotFoundError, PipelineConfigError, WorktreeError } from "./internal/errors.js";
-export { resolveClaude } from "./internal/executable.js";
+export { findOnPath, resolveClaude } from "./internal/executable.js";
 export {
   type PhaseOutcome,
   PipelineStateError,

@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { ClaudeNotFoundError } from "./errors.js";
 
-async function executable(file: string): Promise<boolean> {
+async function isExecutable(file: string): Promise<boolean> {
   try {
     const stat = await fs.stat(file);
     if (!stat.isFile()) return false;
@@ -25,13 +25,23 @@ export async function resolveClaude(
   const wanted = explicit ?? "claude";
   if (wanted.includes("/")) {
     const file = path.resolve(wanted);
-    if (await executable(file)) return file;
+    if (await isExecutable(file)) return file;
     throw new ClaudeNotFoundError(wanted, "the file does not exist or is not executable");
   }
-  for (const dir of (envPath ?? "").split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.join(dir, wanted);
-    if (await executable(file)) return file;
-  }
+  const found = await findOnPath(wanted, envPath);
+  if (found) return found;
   throw new ClaudeNotFoundError(wanted, "it was not found on PATH");
+}
+
+/** The first executable file called `name` in the directories of `searchPath`. */
+export async function findOnPath(
+  name: string,
+  searchPath: string | undefined,
+): Promise<string | undefined> {
+  for (const dir of (searchPath ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const file = path.join(dir, name);
+    if (await isExecutable(file)) return file;
+  }
+  return undefined;
 }

@@ -126,9 +126,13 @@ export async function loadPipeline(file?: string): Promise<PipelineDefinition> {
   return parsed.data;
 }
 
-/** The step named by `name`: a step id ("review") or a phase ("Review"). */
+/** The step named by `name`: a step id ("review") or a phase ("Review"), ignoring case. */
 export function findStep(pipeline: PipelineDefinition, name: string): PipelineStep | undefined {
-  return pipeline.steps.find((s) => s.id === name) ?? pipeline.steps.find((s) => s.phase === name);
+  const key = name.toLowerCase();
+  return (
+    pipeline.steps.find((s) => s.id.toLowerCase() === key) ??
+    pipeline.steps.find((s) => s.phase.toLowerCase() === key)
+  );
 }
 
 export function stepOf(pipeline: PipelineDefinition, session: Session): PipelineStep | undefined {

@@ -1,0 +1,177 @@
+import os from "node:os";
+import * as cache from "@actions/cache";
+import * as core from "@actions/core";
+import * as github from "@actions/github";
+import { loadPipeline, nextStep, runPhase } from "@miyabi/runner";
+import { installClaude } from "./claude.js";
+import { messageOf } from "./errors.js";
+import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
+import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
+import type { GitHubApi } from "./ports.js";
+
+type Octokit = ReturnType<typeof github.getOctokit>;
+
+const SECRET_INPUTS: readonly InputName[] = [
+  "anthropic-api-key",
+  "claude-code-oauth-token",
+  "github-token",
+];
+
+/** A value deep in the untyped webhook payload, when it has the expected type. */
+function pick<T extends "string" | "number">(
+  value: unknown,
+  keys: readonly string[],
+  type: T,
+): (T extends "string" ? string : number) | undefined {
+  let current = value;
+  for (const key of keys) {
+    if (typeof current !== "object" || current === null) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return typeof current === type ? (current as T extends "string" ? string : number) : undefined;
+}
+
+function eventOf(context: typeof github.context): ActionEvent {
+  const { payload } = context;
+  return {
+    name: context.eventName,
+    action: pick(payload, ["action"], "string"),
+    label: pick(payload, ["label", "name"], "string"),
+    sender: pick(payload, ["sender", "login"], "string"),
+    issueNumber: pick(payload, ["issue", "number"], "number"),
+  };
+}
+
+function httpStatus(error: unknown): number | undefined {
+  return pick(error, ["status"], "number");
+}
+
+/** The GitHubApi seam over Octokit (exported for its tests against the GitHub stub). */
+export function gitHubApi(octokit: Octokit, owner: string, repo: string): GitHubApi {
+  const where = { owner, repo };
+  return {
+    async getPermission(username) {
+      const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
+        ...where,
+        username,
+      });
+      return { permission: data.permission, role: data.role_name };
+    },
+    async getIssue(issue_number) {
+      const { data } = await octokit.rest.issues.get({ ...where, issue_number });
+      return {
+        number: data.number,
+        title: data.title,
+        body: data.body ?? "",
+        url: data.html_url,
+        labels: data.labels.map((l) => (typeof l === "string" ? l : (l.name ?? ""))),
+      };
+    },
+    async listComments(issue_number) {
+      const comments = await octokit.paginate(octokit.rest.issues.listComments, {
+        ...where,
+        issue_number,
+        per_page: 100,
+      });
+      return comments.map((c) => ({ id: c.id, body: c.body ?? "" }));
+    },
+    async createComment(issue_number, body) {
+      await octokit.rest.issues.createComment({ ...where, issue_number, body });
+    },
+    async updateComment(comment_id, body) {
+      await octokit.rest.issues.updateComment({ ...where, comment_id, body });
+    },
+    async addLabels(issue_number, labels) {
+      await octokit.rest.issues.addLabels({ ...where, issue_number, labels });
+    },
+    async removeLabel(issue_number, name) {
+      try {
+        await octokit.rest.issues.removeLabel({ ...where, issue_number, name });
+      } catch (error) {
+        // Someone removed it meanwhile: the state we want.
+        if (httpStatus(error) !== 404) throw error;
+      }
+    },
+  };
+}
+
+/** Cancelling a job sends SIGINT, then SIGTERM: let the runner stop the agent and record it. */
+function cancelSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const cancel = () => controller.abort(new Error("the job was cancelled"));
+  process.once("SIGINT", cancel);
+  process.once("SIGTERM", cancel);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off("SIGINT", cancel);
+      process.off("SIGTERM", cancel);
+    },
+  };
+}
+
+/** The action's entry point: the only code that talks to @actions/* and the runner's process. */
+export async function run(): Promise<void> {
+  let reported = false;
+  const setOutputs = (outputs: PhaseOutputs) => {
+    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
+    reported = true;
+  };
+  const cancel = cancelSignal();
+  try {
+    // Masked before anything else runs, so no later log line can show them.
+    for (const name of SECRET_INPUTS) {
+      const value = core.getInput(name);
+      if (value) core.setSecret(value);
+    }
+    const inputs = parseInputs(
+      Object.fromEntries(INPUT_NAMES.map((name) => [name, core.getInput(name)])),
+    );
+    const { context } = github;
+    const { owner, repo } = context.repo;
+    await runPhaseJob({
+      inputs,
+      event: eventOf(context),
+      context: {
+        repository: `${owner}/${repo}`,
+        serverUrl: context.serverUrl,
+        runId: context.runId,
+        runAttempt: context.runAttempt,
+        job: context.job,
+      },
+      workspace: process.cwd(),
+      env: process.env,
+      cache: {
+        restore: (paths, primaryKey, restoreKeys) =>
+          cache.restoreCache(paths, primaryKey, restoreKeys),
+        save: (paths, key) => cache.saveCache(paths, key),
+      },
+      github: gitHubApi(github.getOctokit(inputs.githubToken), owner, repo),
+      log: {
+        info: (message) => core.info(message),
+        notice: (message) => core.notice(message),
+        warning: (message) => core.warning(message),
+        group: (name, fn) => core.group(name, fn),
+      },
+      summary: {
+        write: async (markdown) => {
+          await core.summary.addRaw(markdown).write();
+        },
+      },
+      setOutputs,
+      runner: { loadPipeline, nextStep, runPhase },
+      installClaude: (version) =>
+        installClaude(
+          version,
+          process.env.RUNNER_TOOL_CACHE || process.env.RUNNER_TEMP || os.tmpdir(),
+          (message) => core.info(message),
+        ),
+      signal: cancel.signal,
+    });
+  } catch (error) {
+    if (!reported) core.setOutput("status", "failed");
+    core.setFailed(messageOf(error));
+  } finally {
+    cancel.dispose();
+  }
+}

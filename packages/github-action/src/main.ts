@@ -1,0 +1,3 @@
+import { run } from "./internal/run.js";
+
+await run();

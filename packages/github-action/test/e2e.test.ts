@@ -1,0 +1,380 @@
+/**
+ * The committed bundle, run as the Actions runner runs it, against the testkit's cache service
+ * and GitHub API stand-ins (and, where a phase runs, the real Claude Code CLI against the
+ * scripted model server).
+ */
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { SessionStore } from "@miyabi/core";
+import {
+  type CacheFaults,
+  type CacheServer,
+  claudeBinPath,
+  type GitHubStub,
+  type ModelServer,
+  modelServerEnv,
+  startCacheServer,
+  startGitHubStub,
+  startModelServer,
+  unreachableCacheEnv,
+} from "@miyabi/testkit";
+import { afterAll, describe, expect, it, type TestContext } from "vitest";
+import {
+  type ActionJob,
+  type ActionResult,
+  errorAnnotations,
+  freshDir,
+  GITHUB_TOKEN,
+  issueEvent,
+  OWNER,
+  REPO,
+  removeScratch,
+  runAction,
+} from "./harness.js";
+
+const ISSUE = 7;
+const API_KEY = "sk-ant-api03-e2e-secret-0123456789abcdef";
+
+afterAll(removeScratch);
+
+interface Rig {
+  cache: CacheServer;
+  github: GitHubStub;
+}
+
+async function rig(t: TestContext, faults?: CacheFaults): Promise<Rig> {
+  const cache = await startCacheServer(faults ? { faults } : {});
+  const github = await startGitHubStub({
+    owner: OWNER,
+    repo: REPO,
+    permissions: { alice: "admin", bob: "read" },
+    issues: [
+      { number: ISSUE, title: "Add a widget counter", body: "Count them.", labels: ["miyabi"] },
+    ],
+  });
+  t.onTestFinished(async () => {
+    await cache.close();
+    await github.close();
+  });
+  return { cache, github };
+}
+
+function job(r: Rig, overrides: Partial<ActionJob> = {}): ActionJob {
+  return {
+    apiUrl: r.github.url,
+    cacheEnv: r.cache.env(),
+    payload: issueEvent({ issueNumber: ISSUE }),
+    ...overrides,
+    inputs: { "anthropic-api-key": API_KEY, ...overrides.inputs },
+  };
+}
+
+function apiCalls(github: GitHubStub): string[] {
+  return github.requests.map((r) => `${r.method} ${r.path.replace(`/repos/${OWNER}/${REPO}`, "")}`);
+}
+
+/** The key appears once, in the ::add-mask:: command that hides it. */
+function expectMasked(result: ActionResult, secret: string): void {
+  expect(result.stdout).toContain(`::add-mask::${secret}`);
+  expect(result.stdout.split(secret)).toHaveLength(2);
+  expect(result.stderr).not.toContain(secret);
+}
+
+describe("action bundle: paths that do not run Claude", () => {
+  it("skips a non-labeled event with a notice and exit 0", async (t) => {
+    const r = await rig(t);
+    const result = await runAction(
+      job(r, { payload: issueEvent({ issueNumber: ISSUE, action: "opened" }) }),
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      '::notice::Skipped: this issues (opened) event does not start the pipeline; only adding the label "miyabi" to an issue does.',
+    );
+    expect(result.outputs).toMatchObject({ status: "skipped", "cache-key": "", "session-id": "" });
+    expect(r.cache.calls).toEqual([]);
+    expect(r.github.requests).toEqual([]);
+    expectMasked(result, API_KEY);
+  });
+
+  it("skips another label and another event type", async (t) => {
+    const r = await rig(t);
+    const other = await runAction(
+      job(r, { payload: issueEvent({ issueNumber: ISSUE, label: "bug" }) }),
+    );
+    expect(other.code).toBe(0);
+    expect(other.stdout).toContain('::notice::Skipped: the label "bug" is not a trigger label');
+    const push = await runAction(
+      job(r, { eventName: "push", payload: { ref: "refs/heads/main" } }),
+    );
+    expect(push.code).toBe(0);
+    expect(push.outputs.status).toBe("skipped");
+    expect(r.github.requests).toEqual([]);
+  });
+
+  it("refuses a sender without write access; nothing restored", async (t) => {
+    const r = await rig(t);
+    const result = await runAction(
+      job(r, { payload: issueEvent({ issueNumber: ISSUE, sender: "bob" }) }),
+    );
+    expect(result.code).toBe(1);
+    expect(errorAnnotations(result.stdout)).toEqual([
+      `@bob added the label, but has "read" access to ${OWNER}/${REPO}; only users with write, maintain or admin access can start the pipeline (the agent runs with this repository's secrets). Ask a maintainer to add the label. Nothing was restored or run.`,
+    ]);
+    expect(result.outputs.status).toBe("failed");
+    expect(apiCalls(r.github)).toEqual(["GET /collaborators/bob/permission"]);
+    expect(r.github.requests[0]?.query).toEqual({});
+    expect(r.cache.calls).toEqual([]);
+  });
+
+  it("fails on a missing API key before any cache call", async (t) => {
+    const r = await rig(t);
+    const result = await runAction(job(r, { inputs: { "anthropic-api-key": "" } }));
+    expect(result.code).toBe(1);
+    expect(errorAnnotations(result.stdout)[0]).toMatch(
+      /^Neither anthropic-api-key nor claude-code-oauth-token is set/,
+    );
+    expect(r.cache.calls).toEqual([]);
+    expect(apiCalls(r.github)).toEqual(["GET /collaborators/alice/permission"]);
+  });
+
+  it("reports a bad input by name", async (t) => {
+    const r = await rig(t);
+    const result = await runAction(job(r, { inputs: { "max-turns": "lots" } }));
+    expect(result.code).toBe(1);
+    expect(errorAnnotations(result.stdout)).toEqual([
+      `Input "max-turns" is invalid: expected a whole number. See the action's README for its format.`,
+    ]);
+    expect(r.github.requests).toEqual([]);
+  });
+
+  it("a later phase whose store is not in the cache fails before running", async (t) => {
+    const r = await rig(t);
+    const key = `miyabi-sessions-issue-${ISSUE}-1-7000001-1-codegen`;
+    const result = await runAction(
+      job(r, { job: "review", inputs: { phase: "review", "cache-key": key } }),
+    );
+    expect(result.code).toBe(1);
+    expect(errorAnnotations(result.stdout)[0]).toBe(
+      `The previous phase's sessions were not found in the cache (looked for "${key}", "miyabi-sessions-issue-${ISSUE}-"); the cache service may be unreachable (see the warning above) or the entry may have been evicted. Re-run the job that wrote them, or start the pipeline again from its first phase. Nothing was run.`,
+    );
+    expect(r.cache.calls.map((c) => c.method)).toEqual(["GetCacheEntryDownloadURL"]);
+    expect(r.cache.calls[0]?.body).toMatchObject({
+      key,
+      restore_keys: [`miyabi-sessions-issue-${ISSUE}-`],
+    });
+    // Nothing about the phase was reported: no labels, no comment.
+    expect(apiCalls(r.github)).toEqual([
+      "GET /collaborators/alice/permission",
+      `GET /issues/${ISSUE}`,
+    ]);
+  });
+
+  it("an unreachable cache service fails a later phase fast and clearly", async (t) => {
+    const r = await rig(t);
+    const started = Date.now();
+    const result = await runAction(
+      job(r, {
+        cacheEnv: { ...unreachableCacheEnv(), RUNNER_TEMP: await freshDir("temp") },
+        inputs: { phase: "test" },
+      }),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      "::warning::Failed to restore: Failed to GetCacheEntryDownloadURL: Unable to make request: ECONNREFUSED",
+    );
+    expect(errorAnnotations(result.stdout)[0]).toMatch(
+      /^The previous phase's sessions were not found in the cache/,
+    );
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("a cache service that refuses reads (403) fails a later phase clearly", async (t) => {
+    const r = await rig(t, { rpcErrors: { GetCacheEntryDownloadURL: "permission_denied" } });
+    const result = await runAction(job(r, { inputs: { phase: "review" } }));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("::warning::Failed to restore:");
+    expect(errorAnnotations(result.stdout)[0]).toMatch(
+      /^The previous phase's sessions were not found/,
+    );
+  });
+});
+
+/* ------------------------------------------------------------------------------------------ */
+// Paths that run a phase: the real Claude Code CLI against the scripted model server.
+
+async function modelServer(t: TestContext, text = "Done."): Promise<ModelServer> {
+  const server = await startModelServer({ script: () => ({ text }) });
+  t.onTestFinished(() => server.close());
+  return server;
+}
+
+/** A job that runs Claude Code against `server`, with its own HOME. */
+async function claudeJob(r: Rig, server: ModelServer, overrides: Partial<ActionJob> = {}) {
+  const home = await freshDir("claude-home");
+  const { ANTHROPIC_API_KEY: _dummy, ...env } = modelServerEnv(server, { home });
+  return job(r, {
+    ...overrides,
+    env: { ...env, ...overrides.env },
+    inputs: { "claude-path": claudeBinPath(), ...overrides.inputs },
+  });
+}
+
+async function storeSessions(workspace: string) {
+  const store = await SessionStore.open({ dir: path.join(workspace, ".ai", "sessions") });
+  try {
+    return await store.issueSessions(ISSUE);
+  } finally {
+    await store.close();
+  }
+}
+
+async function treeText(dir: string): Promise<string> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return (await Promise.all(files.map((f) => readFile(f, "utf8")))).join("\n");
+}
+
+describe("action bundle: saving fails after a phase ran", () => {
+  it.for([
+    ["409: the key is taken", { createConflict: true }],
+    ["403 permission_denied", { rpcErrors: { CreateCacheEntry: "permission_denied" } }],
+  ] satisfies [string, CacheFaults][])(
+    "%s -> exit 1 with a clear message, the result still reported",
+    async ([, faults], t) => {
+      const r = await rig(t, faults);
+      const server = await modelServer(t);
+      const result = await runAction(await claudeJob(r, server));
+      expect(result.code).toBe(1);
+      const [message] = errorAnnotations(result.stdout);
+      expect(message).toMatch(
+        /^The session store could not be saved to the cache under "miyabi-sessions-issue-7-1-7000001-1-codegen": the cache service did not take it/,
+      );
+      expect(result.outputs).toMatchObject({
+        status: "completed",
+        "cache-key": "",
+        "next-phase": "review",
+        "next-agent": "ReviewAgent",
+      });
+      expect(result.summary).toContain("| ▶ | CodeGenAgent | CodeGeneration | Completed |");
+      expect(r.github.state.comments).toHaveLength(1);
+      expect(r.github.state.labels.get(ISSUE)).toEqual(["miyabi", "miyabi:review"]);
+      expect(r.cache.entries()).toEqual([]);
+    },
+  );
+
+  it("500 from the service (retried for ~30 s) -> exit 1", { timeout: 120_000 }, async (t) => {
+    const r = await rig(t, { rpcErrors: { CreateCacheEntry: "internal" } });
+    const server = await modelServer(t);
+    const result = await runAction(await claudeJob(r, server));
+    expect(result.code).toBe(1);
+    expect(r.cache.calls.filter((c) => c.method === "CreateCacheEntry")).toHaveLength(5);
+    expect(errorAnnotations(result.stdout).at(-1)).toMatch(
+      /^The session store could not be saved to the cache under "miyabi-sessions-issue-7-1-/,
+    );
+    expect(result.outputs.status).toBe("completed");
+  });
+});
+
+describe("action bundle: a phase whose agent fails", () => {
+  it("records and saves the failed session, labels the issue failed and exits 1", async (t) => {
+    const r = await rig(t);
+    const server = await startModelServer({
+      script: () => ({ error: { status: 500, message: "scripted outage" } }),
+    });
+    t.onTestFinished(() => server.close());
+    const result = await runAction(await claudeJob(r, server));
+    expect(result.code).toBe(1);
+    expect(errorAnnotations(result.stdout).at(-1)).toMatch(/^Phase codegen failed: /);
+    expect(result.outputs).toMatchObject({ status: "failed", "next-phase": "" });
+    expect(r.cache.entries().map((e) => e.key)).toEqual([result.outputs["cache-key"]]);
+    const [session] = await storeSessions(result.workspace);
+    expect(session?.status).toBe("Failed");
+    expect(r.github.state.labels.get(ISSUE)).toEqual(["miyabi", "miyabi:failed"]);
+    expect(r.github.state.comments[0]?.body).toContain(
+      "Phase **codegen** failed; the pipeline stopped.",
+    );
+  });
+});
+
+describe("action bundle: the four-job pipeline with Claude Code", () => {
+  it("codegen -> review -> test -> deploy, each job on a fresh runner", async (t) => {
+    const r = await rig(t);
+    const server = await modelServer(t, "Phase work done.");
+    const results: ActionResult[] = [];
+    for (const phase of ["codegen", "review", "test", "deploy"]) {
+      const previous = results.at(-1)?.outputs["cache-key"];
+      const result = await runAction(
+        await claudeJob(r, server, {
+          job: phase,
+          inputs: { phase, ...(previous ? { "cache-key": previous } : {}) },
+        }),
+      );
+      expect(result.code, `${phase}\n${result.stdout}\n${result.stderr}`).toBe(0);
+      results.push(result);
+    }
+    expect(results.map((x) => x.outputs["next-phase"])).toEqual(["review", "test", "deploy", ""]);
+    expect(results.map((x) => x.outputs.status)).toEqual(Array(4).fill("completed"));
+    for (let i = 1; i < 4; i++) {
+      expect(results[i]?.outputs["parent-session-id"]).toBe(results[i - 1]?.outputs["session-id"]);
+    }
+    const last = results[3] as ActionResult;
+    const sessions = await storeSessions(last.workspace);
+    expect(sessions.map((s) => [s.agentName, s.status])).toEqual([
+      ["CodeGenAgent", "HandedOff"],
+      ["ReviewAgent", "HandedOff"],
+      ["TestAgent", "HandedOff"],
+      ["DeployAgent", "Completed"],
+    ]);
+    expect(r.cache.entries().map((e) => e.key)).toEqual(results.map((x) => x.outputs["cache-key"]));
+    expect(r.github.state.comments).toHaveLength(1);
+    expect(r.github.state.labels.get(ISSUE)).toEqual(["miyabi", "miyabi:done"]);
+    expect(last.summary).toContain("```mermaid\nflowchart TD\n");
+    expect(last.stdout).toContain("::group::Phase deploy: DeployAgent");
+
+    // The key reached Claude (the model server saw it) and nothing else.
+    expect(server.requests.some((q) => q.headers["x-api-key"] === API_KEY)).toBe(true);
+    for (const x of results) expectMasked(x, API_KEY);
+    const leaks = [
+      await treeText(path.join(last.workspace, ".ai", "sessions")),
+      ...results.map((x) => x.summary + JSON.stringify(x.outputs)),
+      ...r.github.state.comments.map((c) => c.body),
+    ].join("\n");
+    expect(leaks).not.toContain(API_KEY);
+    expect(leaks).not.toContain(GITHUB_TOKEN);
+  });
+
+  it("fan-out and fan-in: two parallel reviews folded into the test job", async (t) => {
+    const r = await rig(t);
+    const server = await modelServer(t, "Reviewed.");
+    const run = async (name: string, inputs: Record<string, string>) => {
+      const result = await runAction(await claudeJob(r, server, { job: name, inputs }));
+      expect(result.code, `${name}\n${result.stdout}`).toBe(0);
+      return result.outputs;
+    };
+    const codegen = await run("codegen", { phase: "codegen" });
+    const from = { phase: "review", "cache-key": codegen["cache-key"] ?? "" };
+    const [a, b] = await Promise.all([run("review-a", from), run("review-b", from)]);
+    const merged = await runAction(
+      await claudeJob(r, server, {
+        job: "test",
+        inputs: {
+          phase: "test",
+          "cache-key": a?.["cache-key"] ?? "",
+          "merge-cache-keys": b?.["cache-key"] ?? "",
+        },
+      }),
+    );
+    expect(merged.code, merged.stdout).toBe(0);
+    expect(merged.stdout).toContain("Merged a parallel job's store: 1 sessions added, 1 updated");
+    const sessions = await storeSessions(merged.workspace);
+    expect(sessions.map((s) => s.agentName).sort()).toEqual([
+      "CodeGenAgent",
+      "ReviewAgent",
+      "ReviewAgent",
+      "TestAgent",
+    ]);
+    const root = sessions.find((s) => s.agentName === "CodeGenAgent");
+    expect(new Set(root?.childSessions)).toEqual(new Set([a?.["session-id"], b?.["session-id"]]));
+    expect(await readdir(path.join(merged.workspace, ".ai"))).toEqual(["sessions"]);
+  });
+});

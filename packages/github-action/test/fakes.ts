@@ -1,0 +1,294 @@
+/**
+ * In-memory stand-ins for the seams of runPhaseJob: the Actions cache (copies directories),
+ * the GitHub API, the log and summary sinks, and a runPhase that records sessions in the real
+ * store the way the runner does, without starting Claude.
+ */
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Session } from "@miyabi/core";
+import { loadPipeline, nextStep, type RunPhaseOptions } from "@miyabi/runner";
+import {
+  type Cache,
+  type GitHubApi,
+  type IssueComment,
+  type Logger,
+  type PhaseJobOptions,
+  type PhaseOutputs,
+  parseInputs,
+  type Runner,
+} from "../src/index.js";
+
+export class FakeCache implements Cache {
+  readonly entries = new Map<string, string>();
+  readonly calls: { op: "restore" | "save"; key: string; restoreKeys?: string[] }[] = [];
+  /** What save does instead of saving: return -1, or throw. */
+  saveFault: "refuse" | "throw" | undefined;
+  /** Restore finds nothing, as when the service is down. */
+  down = false;
+
+  constructor(
+    readonly root: string,
+    private readonly workspace: () => string,
+  ) {}
+
+  async restore(paths: string[], primaryKey: string, restoreKeys: string[]) {
+    this.calls.push({ op: "restore", key: primaryKey, restoreKeys });
+    if (this.down) return undefined;
+    const keys = [...this.entries.keys()];
+    const key =
+      keys.find((k) => k === primaryKey) ??
+      [primaryKey, ...restoreKeys]
+        .map((prefix) => keys.filter((k) => k.startsWith(prefix)).at(-1))
+        .find((k) => k !== undefined);
+    if (key === undefined) return undefined;
+    await cp(this.entries.get(key) as string, path.resolve(this.workspace(), paths[0] as string), {
+      recursive: true,
+    });
+    return key;
+  }
+
+  async save(paths: string[], key: string) {
+    this.calls.push({ op: "save", key });
+    if (this.saveFault === "refuse" || this.entries.has(key)) return -1;
+    if (this.saveFault === "throw") throw new Error("Path Validation Error: injected");
+    const snapshot = path.join(this.root, `entry-${this.entries.size}`);
+    await cp(path.resolve(this.workspace(), paths[0] as string), snapshot, { recursive: true });
+    this.entries.set(key, snapshot);
+    return this.entries.size;
+  }
+}
+
+interface FakeIssue {
+  title: string;
+  body: string;
+  labels: string[];
+}
+
+export class FakeGitHub implements GitHubApi {
+  readonly calls: string[] = [];
+  readonly comments: (IssueComment & { issue: number })[] = [];
+  readonly issues = new Map<number, FakeIssue>();
+  readonly permissions = new Map<string, string>([["alice", "admin"]]);
+  failComments = false;
+  #nextId = 1;
+
+  async getPermission(login: string) {
+    this.calls.push(`permission ${login}`);
+    const role = this.permissions.get(login) ?? "none";
+    return { role, permission: role === "maintain" ? "write" : role };
+  }
+
+  async getIssue(issueNumber: number) {
+    this.calls.push(`issue ${issueNumber}`);
+    const issue = this.issues.get(issueNumber);
+    if (!issue) throw new Error(`Not Found: issue ${issueNumber}`);
+    return { number: issueNumber, title: issue.title, body: issue.body, labels: [...issue.labels] };
+  }
+
+  async listComments(issueNumber: number) {
+    this.calls.push(`list comments ${issueNumber}`);
+    return this.comments
+      .filter((c) => c.issue === issueNumber)
+      .map(({ id, body }) => ({ id, body }));
+  }
+
+  async createComment(issueNumber: number, body: string) {
+    this.calls.push(`create comment ${issueNumber}`);
+    if (this.failComments) throw new Error("Resource not accessible by integration");
+    this.comments.push({ id: this.#nextId++, issue: issueNumber, body });
+  }
+
+  async updateComment(commentId: number, body: string) {
+    this.calls.push(`update comment ${commentId}`);
+    const comment = this.comments.find((c) => c.id === commentId);
+    if (!comment) throw new Error("Not Found");
+    comment.body = body;
+  }
+
+  async addLabels(issueNumber: number, labels: string[]) {
+    this.calls.push(`add ${labels.join(",")}`);
+    this.issues.get(issueNumber)?.labels.push(...labels);
+  }
+
+  async removeLabel(issueNumber: number, label: string) {
+    this.calls.push(`remove ${label}`);
+    const issue = this.issues.get(issueNumber);
+    if (issue) issue.labels = issue.labels.filter((l) => l !== label);
+  }
+}
+
+export class FakeLog implements Logger {
+  readonly lines: string[] = [];
+
+  info(message: string) {
+    this.lines.push(message);
+  }
+  notice(message: string) {
+    this.lines.push(`notice: ${message}`);
+  }
+  warning(message: string) {
+    this.lines.push(`warning: ${message}`);
+  }
+  async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.lines.push(`group: ${name}`);
+    try {
+      return await fn();
+    } finally {
+      this.lines.push("endgroup");
+    }
+  }
+}
+
+export type Behaviour = "complete" | "fail" | "throw";
+
+/** runPhase's bookkeeping without Claude: one session per agent, finished as told. */
+export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
+  const calls: RunPhaseOptions[] = [];
+  const runner: Runner = {
+    loadPipeline,
+    nextStep,
+    async runPhase(options) {
+      calls.push(options);
+      const { store, issue, pipeline } = options;
+      const head = await store.issueHead(issue.number);
+      const step = pipeline.steps.find((s) => s.id === options.step) ?? nextStep(pipeline, head);
+      if (!step) throw new Error("pipeline done");
+      const how = behaviour();
+      if (how === "throw") throw new Error("runner exploded");
+      const context = { issueNumber: issue.number, currentPhase: step.phase };
+      const ids = head
+        ? await store.fanOut(
+            head.id,
+            step.agents.map((toAgent) => ({ toAgent, context })),
+          )
+        : [
+            await store.create({
+              agentName: step.agents[0] as string,
+              purpose: issue.title,
+              context,
+            }),
+          ];
+      const sessions: Session[] = [];
+      for (const id of ids) {
+        options.onProgress?.({
+          sessionId: id,
+          agent: step.agents[0] as string,
+          phase: step.phase,
+          kind: "text",
+          message: "working\n::warning::not a command",
+          turns: 1,
+          costUsd: 0.01,
+          elapsedMs: 1500,
+        });
+        const result = {
+          agent: step.agents[0] as string,
+          phase: step.phase,
+          outcome: how === "fail" ? ("failure" as const) : ("success" as const),
+          summary: `${step.id} done`,
+          claudeSessionId: "11111111-2222-4333-8444-555555555555",
+          numTurns: 3,
+          totalCostUsd: 0.0125,
+          durationMs: 4200,
+        };
+        sessions.push(
+          how === "fail"
+            ? await store.fail(id, "the agent gave up", result)
+            : await store.complete(id, result),
+        );
+      }
+      const index = pipeline.steps.indexOf(step);
+      return {
+        step,
+        parentSessionId: head?.id ?? null,
+        sessions,
+        status: how === "fail" ? "failed" : "completed",
+        next: how === "fail" ? null : (pipeline.steps[index + 1] ?? null),
+      };
+    },
+  };
+  return { runner, calls };
+}
+
+export interface World {
+  root: string;
+  cache: FakeCache;
+  github: FakeGitHub;
+  /** Summaries written, one per job. */
+  summaries: string[];
+  /** The workspace of the job being run; a new one per job(). */
+  workspace: string;
+  installs: string[];
+  cleanup(): Promise<void>;
+}
+
+export async function world(): Promise<World> {
+  const root = await mkdtemp(path.join(tmpdir(), "miyabi-action-unit-"));
+  const w: World = {
+    root,
+    workspace: root,
+    summaries: [],
+    installs: [],
+    github: new FakeGitHub(),
+    cache: new FakeCache(root, () => w.workspace),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+  w.github.issues.set(7, { title: "Add a counter", body: "Count things.", labels: ["miyabi"] });
+  return w;
+}
+
+export interface JobRun {
+  options: PhaseJobOptions;
+  log: FakeLog;
+  /** What the job passed to setOutputs, if it did. */
+  readonly outputs: PhaseOutputs | undefined;
+}
+
+/** Options for one job in a fresh workspace, with the inputs a workflow would pass. */
+export async function job(
+  w: World,
+  inputs: Record<string, string>,
+  overrides: Partial<PhaseJobOptions> = {},
+): Promise<JobRun> {
+  w.workspace = await mkdtemp(path.join(w.root, "ws-"));
+  const log = new FakeLog();
+  let outputs: PhaseOutputs | undefined;
+  const options: PhaseJobOptions = {
+    inputs: parseInputs({
+      "github-token": "ghs_token",
+      "anthropic-api-key": "sk-ant-unit-secret-key",
+      "claude-path": "/opt/claude/bin/claude",
+      ...inputs,
+    }),
+    event: { name: "issues", action: "labeled", label: "miyabi", sender: "alice", issueNumber: 7 },
+    context: {
+      repository: "octo/widgets",
+      serverUrl: "https://github.com",
+      runId: 100,
+      runAttempt: 1,
+      job: "codegen",
+    },
+    workspace: w.workspace,
+    env: { PATH: "/nonexistent", INPUT_X: "secret", ACTIONS_RUNTIME_TOKEN: "rt", HOME: "/home/x" },
+    cache: w.cache,
+    github: w.github,
+    log,
+    summary: { write: async (markdown) => void w.summaries.push(markdown) },
+    setOutputs: (set) => {
+      outputs = set;
+    },
+    runner: fakeRunner().runner,
+    installClaude: async (version) => {
+      w.installs.push(version);
+      return `/tool-cache/miyabi-claude/${version}/node_modules/.bin/claude`;
+    },
+    ...overrides,
+  };
+  return {
+    options,
+    log,
+    get outputs() {
+      return outputs;
+    },
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * Runs the committed action bundle the way the GitHub Actions runner runs a `node24` action:
+ * a Node 24 process on actions/session-phase/dist/index.js in the job's workspace, inputs as
+ * `INPUT_<NAME>` variables (action.yml defaults filled in as the runner does), file commands
+ * (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_STATE, GITHUB_ENV, GITHUB_PATH), the event
+ * payload in GITHUB_EVENT_PATH, and a fresh workspace and HOME per job unless given.
+ * @actions/github reads GITHUB_API_URL once, as its module loads (Octokit's default baseUrl),
+ * so the stub's URL has to be in the environment the process starts with.
+ */
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { node24Path } from "@miyabi/node24";
+import YAML from "yaml";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const ACTION_DIR = path.join(REPO_ROOT, "actions", "session-phase");
+export const BUNDLE = path.join(ACTION_DIR, "dist", "index.js");
+
+export const OWNER = "octo-org";
+export const REPO = "widgets";
+export const GITHUB_TOKEN = "ghs_harnessToken0123456789abcdefABCDEF";
+
+export interface IssueEventOptions {
+  issueNumber: number;
+  title?: string;
+  body?: string;
+  label?: string;
+  sender?: string;
+  action?: string;
+}
+
+/** An `issues` webhook payload as GitHub sends it (the fields anyone reads, and a few more). */
+export function issueEvent(options: IssueEventOptions): Record<string, unknown> {
+  const label = options.label ?? "miyabi";
+  const sender = { login: options.sender ?? "alice", id: 1001, type: "User" };
+  return {
+    action: options.action ?? "labeled",
+    issue: {
+      number: options.issueNumber,
+      id: 9_000_000 + options.issueNumber,
+      title: options.title ?? "Add a widget counter",
+      body: options.body ?? "Count the widgets.",
+      state: "open",
+      html_url: `https://github.com/${OWNER}/${REPO}/issues/${options.issueNumber}`,
+      user: sender,
+      labels: [{ id: 77, name: label, color: "ededed", default: false }],
+    },
+    label: { id: 77, name: label, color: "ededed", default: false },
+    repository: {
+      id: 4242,
+      name: REPO,
+      full_name: `${OWNER}/${REPO}`,
+      private: true,
+      owner: { login: OWNER, id: 500, type: "Organization" },
+      default_branch: "main",
+    },
+    organization: { login: OWNER, id: 500 },
+    sender,
+  };
+}
+
+export interface ActionJob {
+  /** Input values by action.yml name; unset inputs get action.yml's defaults. */
+  inputs?: Record<string, string>;
+  eventName?: string;
+  payload?: Record<string, unknown>;
+  /** GITHUB_API_URL: the GitHub stub's url. */
+  apiUrl: string;
+  /** Cache service variables: a cache server's env() or unreachableCacheEnv() with RUNNER_TEMP. */
+  cacheEnv: Record<string, string>;
+  /** More variables (model server, etc.); they win over the defaults. */
+  env?: Record<string, string>;
+  /** GITHUB_JOB, the job id. */
+  job?: string;
+  runId?: number;
+  runAttempt?: number;
+  /** Reuse a workspace (a runner that keeps its work directory); default a fresh one. */
+  workspace?: string;
+  timeoutMs?: number;
+}
+
+export interface ActionResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  outputs: Record<string, string>;
+  summary: string;
+  workspace: string;
+  home: string;
+}
+
+interface ActionYml {
+  inputs: Record<string, { default?: string }>;
+}
+
+let defaultsPromise: Promise<Record<string, string>> | undefined;
+
+/** action.yml's input defaults with `${{ github.token }}` evaluated, as the runner does. */
+function inputDefaults(): Promise<Record<string, string>> {
+  defaultsPromise ??= readFile(path.join(ACTION_DIR, "action.yml"), "utf8").then((text) => {
+    const meta = YAML.parse(text) as ActionYml;
+    const out: Record<string, string> = {};
+    for (const [name, spec] of Object.entries(meta.inputs)) {
+      if (spec.default === undefined) continue;
+      out[name] = String(spec.default).replace(/\$\{\{\s*github\.token\s*\}\}/, GITHUB_TOKEN);
+    }
+    return out;
+  });
+  return defaultsPromise;
+}
+
+/** The runner's rule: upper case, spaces to underscores, dashes kept. */
+export function inputVariable(name: string): string {
+  return `INPUT_${name.replace(/ /g, "_").toUpperCase()}`;
+}
+
+/**
+ * Parse a GITHUB_OUTPUT file: `name<<DELIMITER` heredocs, as @actions/core writes them, and
+ * plain `name=value` lines.
+ */
+export function parseOutputFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const delimiter = heredoc[2];
+      const value: string[] = [];
+      while (++i < lines.length && lines[i] !== delimiter) value.push(lines[i] as string);
+      out[heredoc[1] as string] = value.join("\n");
+    } else if (line.includes("=")) {
+      out[line.slice(0, line.indexOf("="))] = line.slice(line.indexOf("=") + 1);
+    }
+  }
+  return out;
+}
+
+let scratch: string | undefined;
+
+/** A new directory under one temp root per test process. */
+export async function freshDir(prefix: string): Promise<string> {
+  scratch ??= await mkdtemp(path.join(tmpdir(), "miyabi-action-e2e-"));
+  return mkdtemp(path.join(scratch, `${prefix}-`));
+}
+
+export async function runAction(job: ActionJob): Promise<ActionResult> {
+  const runnerDir = await freshDir("runner");
+  const workspace = job.workspace ?? (await freshDir("workspace"));
+  const home = await freshDir("home");
+  const files = {
+    GITHUB_OUTPUT: path.join(runnerDir, "output"),
+    GITHUB_STEP_SUMMARY: path.join(runnerDir, "step_summary"),
+    GITHUB_STATE: path.join(runnerDir, "state"),
+    GITHUB_ENV: path.join(runnerDir, "env"),
+    GITHUB_PATH: path.join(runnerDir, "path"),
+    GITHUB_EVENT_PATH: path.join(runnerDir, "event.json"),
+  };
+  for (const file of Object.values(files)) await writeFile(file, "");
+  await writeFile(files.GITHUB_EVENT_PATH, JSON.stringify(job.payload ?? {}, null, 2));
+  const toolCache = path.join(runnerDir, "tool-cache");
+  await mkdir(toolCache);
+
+  const inputs = { ...(await inputDefaults()), ...job.inputs };
+  const env: Record<string, string> = {
+    // System tools only (tar and zstd for the cache): no `claude` or node_modules/.bin leaks in.
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    HOME: home,
+    CI: "true",
+    GITHUB_ACTIONS: "true",
+    GITHUB_ACTION: "__run_session-phase",
+    GITHUB_ACTION_PATH: ACTION_DIR,
+    GITHUB_ACTOR: "alice",
+    GITHUB_EVENT_NAME: job.eventName ?? "issues",
+    GITHUB_REPOSITORY: `${OWNER}/${REPO}`,
+    GITHUB_REPOSITORY_OWNER: OWNER,
+    GITHUB_RUN_ID: String(job.runId ?? 7_000_001),
+    GITHUB_RUN_NUMBER: "12",
+    GITHUB_RUN_ATTEMPT: String(job.runAttempt ?? 1),
+    GITHUB_JOB: job.job ?? "codegen",
+    GITHUB_WORKFLOW: "Miyabi pipeline",
+    GITHUB_REF: "refs/heads/main",
+    GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
+    GITHUB_WORKSPACE: workspace,
+    GITHUB_API_URL: job.apiUrl,
+    GITHUB_GRAPHQL_URL: `${job.apiUrl}/graphql`,
+    RUNNER_OS: "Linux",
+    RUNNER_ARCH: "X64",
+    RUNNER_TOOL_CACHE: toolCache,
+    RUNNER_TEMP: path.join(runnerDir, "temp"),
+    ...files,
+    ...job.cacheEnv,
+    ...job.env,
+  };
+  for (const [name, value] of Object.entries(inputs)) env[inputVariable(name)] = value;
+  await mkdir(env.RUNNER_TEMP as string, { recursive: true });
+
+  const { code, signal, stdout, stderr } = await spawnNode(
+    [BUNDLE],
+    workspace,
+    env,
+    job.timeoutMs ?? 120_000,
+  );
+  return {
+    code,
+    signal,
+    stdout,
+    stderr,
+    outputs: parseOutputFile(await readFile(files.GITHUB_OUTPUT, "utf8")),
+    summary: await readFile(files.GITHUB_STEP_SUMMARY, "utf8"),
+    workspace,
+    home,
+  };
+}
+
+function spawnNode(
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(node24Path(), args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** The `::error::` lines of a run's stdout, unescaped as the runner shows them. */
+export function errorAnnotations(stdout: string): string[] {
+  return stdout
+    .split("\n")
+    .filter((line) => line.startsWith("::error::"))
+    .map((line) =>
+      line
+        .slice("::error::".length)
+        .replace(/%0A/g, "\n")
+        .replace(/%0D/g, "\r")
+        .replace(/%25/g, "%"),
+    );
+}
+
+/** Remove every directory freshDir made in this process. */
+export async function removeScratch(): Promise<void> {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+  scratch = undefined;
+}

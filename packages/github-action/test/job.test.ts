@@ -1,0 +1,444 @@
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { SessionStore } from "@miyabi/core";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  ActionInputError,
+  CacheSaveError,
+  commentMarker,
+  MissingCredentialError,
+  PhaseFailedError,
+  type PhaseOutputs,
+  runPhaseJob,
+  SenderNotAllowedError,
+  SessionsNotRestoredError,
+  UnknownPhaseError,
+} from "../src/index.js";
+import { fakeRunner, type JobRun, job, type World, world } from "./fakes.js";
+
+let w: World;
+
+beforeEach(async () => {
+  w = await world();
+});
+
+afterEach(async () => {
+  await w.cleanup();
+});
+
+async function run(j: JobRun): Promise<PhaseOutputs> {
+  return runPhaseJob(j.options);
+}
+
+/** Run a chain of phases like the example workflow, each job passing its key to the next. */
+async function chain(phases: string[]): Promise<PhaseOutputs[]> {
+  const outputs: PhaseOutputs[] = [];
+  for (const phase of phases) {
+    const previous = outputs.at(-1)?.["cache-key"];
+    const j = await job(w, { phase, ...(previous ? { "cache-key": previous } : {}) });
+    j.options.context = { ...j.options.context, job: phase };
+    outputs.push(await run(j));
+  }
+  return outputs;
+}
+
+async function filesUnder(dir: string): Promise<string> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const texts = await Promise.all(
+    entries.filter((e) => e.isFile()).map((e) => readFile(path.join(e.parentPath, e.name), "utf8")),
+  );
+  return texts.join("\n");
+}
+
+describe("trigger", () => {
+  it.each([
+    [
+      { name: "push" },
+      'this push event does not start the pipeline; only adding the label "miyabi"',
+    ],
+    [{ name: "issues", action: "opened" }, "this issues (opened) event"],
+    [{ name: "issues", action: "labeled", label: "bug" }, 'the label "bug" is not a trigger label'],
+  ])("skips %o with a notice and touches nothing", async (event, why) => {
+    const j = await job(w, {});
+    j.options.event = { ...event, sender: "alice", issueNumber: 7 };
+    const outputs = await run(j);
+    expect(outputs.status).toBe("skipped");
+    expect(j.outputs).toEqual(outputs);
+    expect(j.log.lines).toEqual([expect.stringContaining(why)]);
+    expect(w.github.calls).toEqual([]);
+    expect(w.cache.calls).toEqual([]);
+  });
+
+  it("accepts any of several trigger labels", async () => {
+    const j = await job(w, { "trigger-labels": "miyabi, ai: go" });
+    j.options.event.label = "ai: go";
+    expect((await run(j)).status).toBe("completed");
+  });
+});
+
+describe("refusals before anything is restored", () => {
+  it("refuses a sender without write access, naming who and why", async () => {
+    w.github.permissions.set("mallory", "triage");
+    const j = await job(w, {});
+    j.options.event.sender = "mallory";
+    const error = await run(j).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SenderNotAllowedError);
+    expect((error as Error).message).toContain('@mallory added the label, but has "triage" access');
+    expect(w.github.calls).toEqual(["permission mallory"]);
+    expect(w.cache.calls).toEqual([]);
+  });
+
+  it.each(["write", "maintain", "admin"])("lets %s through", async (role) => {
+    w.github.permissions.set("bob", role);
+    const j = await job(w, {});
+    j.options.event.sender = "bob";
+    expect((await run(j)).status).toBe("completed");
+  });
+
+  it("fails on a missing credential before restoring or running", async () => {
+    const { runner, calls } = fakeRunner();
+    const j = await job(w, { "anthropic-api-key": "" }, { runner });
+    await expect(run(j)).rejects.toBeInstanceOf(MissingCredentialError);
+    expect(w.cache.calls).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
+  it("refuses both credentials at once", async () => {
+    const j = await job(w, { "claude-code-oauth-token": "oauth-token-value" });
+    await expect(run(j)).rejects.toBeInstanceOf(ActionInputError);
+    expect(w.cache.calls).toEqual([]);
+  });
+
+  it("names the steps when the phase input matches none", async () => {
+    const j = await job(w, { phase: "lint" });
+    const error = await run(j).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnknownPhaseError);
+    expect(error).toHaveProperty(
+      "message",
+      expect.stringMatching(
+        /"lint" names no step of pipeline "default".*codegen \(CodeGeneration\), review \(Review\)/,
+      ),
+    );
+    expect(w.cache.calls).toEqual([]);
+  });
+
+  it("needs an issue number", async () => {
+    const j = await job(w, {});
+    j.options.event.issueNumber = undefined;
+    await expect(run(j)).rejects.toThrow(/set issue-number/);
+  });
+});
+
+describe("restoring", () => {
+  it.each([
+    ["a later phase", { phase: "review" }],
+    ["an exact cache key", { "cache-key": "miyabi-sessions-issue-7-1-99-1-codegen" }],
+  ])("fails clearly when %s finds no store, without running", async (_what, inputs) => {
+    const { runner, calls } = fakeRunner();
+    const j = await job(w, inputs, { runner });
+    const error = await run(j).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionsNotRestoredError);
+    expect((error as Error).message).toMatch(
+      /^The previous phase's sessions were not found in the cache \(looked for "miyabi-sessions-issue-7-/,
+    );
+    expect(calls).toEqual([]);
+    expect(w.cache.calls.filter((c) => c.op === "save")).toEqual([]);
+  });
+
+  it("starts a new store for the first phase", async () => {
+    const [first] = await chain(["codegen"]);
+    expect(first?.status).toBe("completed");
+    expect(w.cache.calls[0]).toEqual({
+      op: "restore",
+      key: "miyabi-sessions-issue-7-",
+      restoreKeys: [],
+    });
+  });
+
+  it("falls back to the issue's newest store when the exact key is gone, with a warning", async () => {
+    const [first] = await chain(["codegen"]);
+    const j = await job(w, { phase: "review", "cache-key": "miyabi-sessions-issue-7-9-9-9-gone" });
+    const outputs = await run(j);
+    expect(outputs["parent-session-id"]).toBe(first?.["session-id"]);
+    expect(j.log.lines).toContain(
+      `warning: The cache has no entry "miyabi-sessions-issue-7-9-9-9-gone"; continuing from the newest store of issue #7, "${first?.["cache-key"]}".`,
+    );
+  });
+});
+
+describe("a phase that runs", () => {
+  it("sets every output and saves under a new key", async () => {
+    const j = await job(w, { phase: "codegen" });
+    const outputs = await run(j);
+    const store = await SessionStore.open({ dir: path.join(w.workspace, ".ai/sessions") });
+    const [session] = await store.issueSessions(7);
+    await store.close();
+    expect(outputs).toEqual({
+      "session-id": session?.id,
+      "parent-session-id": "",
+      "claude-session-id": "11111111-2222-4333-8444-555555555555",
+      status: "completed",
+      "next-phase": "review",
+      "next-agent": "ReviewAgent",
+      "cache-key": "miyabi-sessions-issue-7-1-100-1-codegen",
+      "cost-usd": "0.0125",
+      turns: "3",
+      summary: "codegen done",
+    });
+    expect(j.outputs).toEqual(outputs);
+    expect([...w.cache.entries.keys()]).toEqual([outputs["cache-key"]]);
+  });
+
+  it("chains four phases: parent links, one edited comment, state labels to done", async () => {
+    const outputs = await chain(["codegen", "review", "test", "deploy"]);
+    expect(outputs.map((o) => o["next-phase"])).toEqual(["review", "test", "deploy", ""]);
+    expect(outputs.map((o) => o["cache-key"])).toEqual([
+      "miyabi-sessions-issue-7-1-100-1-codegen",
+      "miyabi-sessions-issue-7-2-100-1-review",
+      "miyabi-sessions-issue-7-3-100-1-test",
+      "miyabi-sessions-issue-7-4-100-1-deploy",
+    ]);
+    for (let i = 1; i < 4; i++) {
+      expect(outputs[i]?.["parent-session-id"]).toBe(outputs[i - 1]?.["session-id"]);
+    }
+    expect(w.github.comments).toHaveLength(1);
+    const body = w.github.comments[0]?.body ?? "";
+    expect(body.startsWith(`${commentMarker(7)}\n`)).toBe(true);
+    expect(body).toContain("Phase **deploy** completed; the pipeline is done.");
+    expect(body.match(/^\| ▶? ?\| \w+Agent \|/gm)).toHaveLength(4);
+    expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:done"]);
+    expect(w.github.calls.filter((c) => /^(add|remove) /.test(c))).toEqual([
+      "add miyabi:codegen",
+      "remove miyabi:codegen",
+      "add miyabi:review",
+      "remove miyabi:review",
+      "add miyabi:test",
+      "remove miyabi:test",
+      "add miyabi:deploy",
+      "remove miyabi:deploy",
+      "add miyabi:done",
+    ]);
+  });
+
+  it("writes a summary with the lineage graph and the phase table", async () => {
+    await chain(["codegen", "review"]);
+    const summary = w.summaries[1] ?? "";
+    expect(summary).toContain("```mermaid\nflowchart TD\n");
+    expect(summary).toMatch(
+      / {2}s[0-9a-f]{32}\["CodeGenAgent<br\/>CodeGeneration<br\/>HandedOff"\]/,
+    );
+    expect(summary).toMatch(/ {2}s[0-9a-f]{32} --> s[0-9a-f]{32}/);
+    expect(summary).toContain("| Agent | Phase | Status | Turns | Cost | Duration | Session |");
+    expect(summary).toMatch(
+      /\| ▶ \| ReviewAgent \| Review \| Completed \| 3 \| \$0\.0125 \| 4s \|/,
+    );
+  });
+
+  it("continues from the head session when no phase is given", async () => {
+    await chain(["codegen"]);
+    const j = await job(w, {});
+    expect((await run(j))["next-phase"]).toBe("test");
+  });
+
+  it("skips when every phase has run, passing the restored key on", async () => {
+    const outputs = await chain(["codegen", "review", "test", "deploy"]);
+    const j = await job(w, {});
+    const last = await run(j);
+    expect(last).toMatchObject({ status: "skipped", "cache-key": outputs[3]?.["cache-key"] });
+    expect(j.log.lines).toContain(
+      'notice: Skipped: every phase of "default" has run for issue #7.',
+    );
+  });
+
+  it("finds the comment by its marker whoever wrote it, and leaves others alone", async () => {
+    w.github.comments.push(
+      { id: 50, issue: 7, body: "Looks good! <!-- miyabi-sessions:issue-7 --> quoted" },
+      { id: 51, issue: 7, body: `${commentMarker(7)}\nold progress` },
+      { id: 52, issue: 8, body: `${commentMarker(8)}\nanother issue` },
+    );
+    await chain(["codegen"]);
+    expect(w.github.comments.map((c) => c.id)).toEqual([50, 51, 52]);
+    expect(w.github.comments[1]?.body).toContain("Phase **codegen** completed; next: **review**.");
+    expect(w.github.comments[2]?.body).toBe(`${commentMarker(8)}\nanother issue`);
+  });
+
+  it("logs progress on one line each, so agent text cannot issue workflow commands", async () => {
+    const j = await job(w, {});
+    await run(j);
+    const start = j.log.lines.indexOf("group: Phase codegen: CodeGenAgent");
+    expect(j.log.lines[start + 1]).toBe(
+      "[2s] CodeGenAgent/CodeGeneration text (turn 1, $0.0100): working ⏎ ::warning::not a command",
+    );
+    expect(j.log.lines[start + 2]).toBe("endgroup");
+  });
+
+  it("gives the key to Claude only as ANTHROPIC_API_KEY, never to the store or reports", async () => {
+    const { runner, calls } = fakeRunner();
+    const j = await job(w, {}, { runner });
+    await run(j);
+    expect(calls[0]?.claude).toMatchObject({
+      executable: "/opt/claude/bin/claude",
+      inheritEnv: false,
+      env: { PATH: "/nonexistent", HOME: "/home/x", ANTHROPIC_API_KEY: "sk-ant-unit-secret-key" },
+    });
+    expect(Object.keys(calls[0]?.claude.env ?? {}).sort()).toEqual([
+      "ANTHROPIC_API_KEY",
+      "HOME",
+      "PATH",
+    ]);
+    expect(JSON.stringify(calls[0]?.issue)).not.toContain("sk-ant");
+    const everything = [
+      await filesUnder(path.join(w.workspace, ".ai/sessions")),
+      ...w.summaries,
+      ...w.github.comments.map((c) => c.body),
+      ...j.log.lines,
+      JSON.stringify(j.outputs),
+    ].join("\n");
+    expect(everything).not.toContain("sk-ant-unit-secret-key");
+  });
+
+  it("passes the OAuth token as CLAUDE_CODE_OAUTH_TOKEN and the Claude options through", async () => {
+    const { runner, calls } = fakeRunner();
+    const j = await job(
+      w,
+      {
+        "anthropic-api-key": "",
+        "claude-code-oauth-token": "oauth-value",
+        model: "claude-opus-4-1",
+        "claude-args": `--append-system-prompt "be brief" --add-dir '/tmp/a b'`,
+        "max-turns": "7",
+        "timeout-minutes": "1.5",
+        "handoff-mode": "fork",
+      },
+      { runner },
+    );
+    await run(j);
+    expect(calls[0]?.claude).toMatchObject({
+      env: { CLAUDE_CODE_OAUTH_TOKEN: "oauth-value" },
+      model: "claude-opus-4-1",
+      extraArgs: ["--append-system-prompt", "be brief", "--add-dir", "/tmp/a b"],
+      maxTurns: 7,
+      timeoutMs: 90_000,
+      mode: "fork",
+    });
+    expect(calls[0]?.claude.env).not.toHaveProperty("ANTHROPIC_API_KEY");
+  });
+
+  it("installs Claude only when no path is given and none is on PATH", async () => {
+    const { runner, calls } = fakeRunner();
+    const j = await job(w, { "claude-path": "", "claude-version": "2.1.400" }, { runner });
+    await run(j);
+    expect(w.installs).toEqual(["2.1.400"]);
+    expect(calls[0]?.claude.executable).toBe(
+      "/tool-cache/miyabi-claude/2.1.400/node_modules/.bin/claude",
+    );
+  });
+});
+
+describe("failures after the phase ran are reported first", () => {
+  it.each([
+    ["returns -1", "refuse", /the cache service did not take it/],
+    ["throws", "throw", /Path Validation Error: injected/],
+  ] as const)(
+    "save that %s fails the job with the result still reported",
+    async (_what, fault, detail) => {
+      w.cache.saveFault = fault;
+      const j = await job(w, {});
+      const error = await run(j).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CacheSaveError);
+      expect((error as Error).message).toMatch(
+        /^The session store could not be saved to the cache under "miyabi-sessions-issue-7-1-100-1-codegen": /,
+      );
+      expect((error as Error).message).toMatch(detail);
+      expect(j.outputs).toMatchObject({
+        status: "completed",
+        "cache-key": "",
+        "next-phase": "review",
+      });
+      expect(w.summaries[0]).toContain("| ▶ | CodeGenAgent | CodeGeneration | Completed |");
+      expect(w.github.comments[0]?.body).toContain("Phase **codegen** completed");
+      expect(w.github.comments[0]?.body).not.toContain("Sessions saved in the Actions cache");
+    },
+  );
+
+  it("a failed phase saves its sessions, labels the issue failed and fails the job", async () => {
+    const j = await job(w, {}, { runner: fakeRunner(() => "fail").runner });
+    const error = await run(j).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PhaseFailedError);
+    expect((error as Error).message).toContain("Phase codegen failed: the agent gave up.");
+    expect(j.outputs).toMatchObject({ status: "failed", "next-phase": "", "next-agent": "" });
+    expect(j.outputs?.["cache-key"]).toBe("miyabi-sessions-issue-7-1-100-1-codegen");
+    expect(w.cache.entries.size).toBe(1);
+    expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:failed"]);
+    expect(w.github.comments[0]?.body).toContain("Phase **codegen** failed; the pipeline stopped.");
+    expect(w.github.comments[0]?.body).toContain("```text\nthe agent gave up\n```");
+  });
+
+  it("a runner that throws still closes, saves and reports, then fails with its error", async () => {
+    const j = await job(w, {}, { runner: fakeRunner(() => "throw").runner });
+    await expect(run(j)).rejects.toThrow("runner exploded");
+    expect(j.outputs?.status).toBe("failed");
+    expect(w.cache.entries.size).toBe(1);
+    expect(w.github.issues.get(7)?.labels).toContain("miyabi:failed");
+  });
+
+  it("a comment the token may not write is a warning, not a lost phase", async () => {
+    w.github.failComments = true;
+    const j = await job(w, {});
+    expect((await run(j)).status).toBe("completed");
+    expect(j.log.lines).toContain(
+      "warning: Could not update the progress comment (the github-token needs issues: write): Resource not accessible by integration.",
+    );
+  });
+});
+
+describe("fan-in with merge-cache-keys", () => {
+  it("folds the stores of parallel jobs into this job's store before running", async () => {
+    const [codegen] = await chain(["codegen"]);
+    const parallel: PhaseOutputs[] = [];
+    for (const name of ["review-a", "review-b"]) {
+      const j = await job(w, { phase: "review", "cache-key": codegen?.["cache-key"] ?? "" });
+      j.options.context = { ...j.options.context, job: name };
+      parallel.push(await run(j));
+    }
+    const merge = await job(w, {
+      phase: "test",
+      "cache-key": parallel[0]?.["cache-key"] ?? "",
+      "merge-cache-keys": parallel[1]?.["cache-key"] ?? "",
+    });
+    merge.options.context = { ...merge.options.context, job: "test" };
+    const outputs = await run(merge);
+
+    const store = await SessionStore.open({ dir: path.join(w.workspace, ".ai/sessions") });
+    const sessions = await store.issueSessions(7);
+    await store.close();
+    expect(sessions.map((s) => s.agentName)).toEqual([
+      "CodeGenAgent",
+      "ReviewAgent",
+      "ReviewAgent",
+      "TestAgent",
+    ]);
+    expect(sessions[0]?.childSessions).toEqual(parallel.map((p) => p["session-id"]));
+    expect(outputs["cache-key"]).toBe("miyabi-sessions-issue-7-4-100-1-test");
+    expect(merge.log.lines).toContain(
+      "Merged a parallel job's store: 1 sessions added, 1 updated, 0 conflicts.",
+    );
+    expect(await readdir(path.dirname(path.join(w.workspace, ".ai/sessions")))).toEqual([
+      "sessions",
+    ]);
+  });
+
+  it("fails when a store to merge is missing, leaving the job's own store in place", async () => {
+    const [codegen] = await chain(["codegen"]);
+    const j = await job(w, {
+      phase: "review",
+      "cache-key": codegen?.["cache-key"] ?? "",
+      "merge-cache-keys": "miyabi-sessions-issue-7-1-100-1-nope",
+    });
+    await expect(run(j)).rejects.toThrow(
+      /^The sessions to merge \(merge-cache-keys\) were not found in the cache \(looked for "miyabi-sessions-issue-7-1-100-1-nope"\)/,
+    );
+    expect(await readdir(path.join(w.workspace, ".ai"))).toEqual(["sessions"]);
+    expect(await readdir(path.join(w.workspace, ".ai/sessions"))).toContain("sessions.json");
+  });
+});
