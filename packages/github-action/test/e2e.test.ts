@@ -330,6 +330,12 @@ describe("action bundle: the four-job pipeline with Claude Code", () => {
     expect(r.github.state.labels.get(ISSUE)).toEqual(["miyabi", "miyabi:done"]);
     expect(last.summary).toContain("```mermaid\nflowchart TD\n");
     expect(last.stdout).toContain("::group::Phase deploy: DeployAgent");
+    // Review resumed CodeGen's conversation on another runner: its request carries CodeGen's
+    // prompt and answer, which only the transcript in the restored store could provide.
+    const turns = server.requests.filter((q) => q.kind === "turn");
+    const reviewTurn = JSON.stringify(turns[1]?.body);
+    expect(reviewTurn).toContain('in the \\"CodeGeneration\\" phase');
+    expect(reviewTurn).toContain('"role":"assistant"');
 
     // The key reached Claude (the model server saw it) and nothing else.
     expect(server.requests.some((q) => q.headers["x-api-key"] === API_KEY)).toBe(true);
