@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -43,7 +43,7 @@ async function setup(script: Parameters<typeof startModelServer>[0]["script"]) {
       return { code: e.code, out: e.stdout.trim(), err: e.stderr.trim() };
     }
   };
-  return { root, server, cli };
+  return { root, server, cli, env };
 }
 
 const turns = (server: ModelServer) => server.requests.filter((r) => r.kind === "turn");
@@ -176,5 +176,75 @@ describe("miyabi-sessions demo", () => {
     expect(r.stdout).toMatch(/Total sessions\s+4/);
     expect(r.stdout).toMatch(/src\/greet\.js/);
     expect(r.stdout).toMatch(/test\/greet\.test\.js/);
+  });
+});
+
+describe("when the runner itself is stopped", () => {
+  async function startHangingRun() {
+    const { root, cli, env } = await setup([{ hang: true }]);
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "--dir",
+        path.join(root, "store"),
+        "run",
+        "--agent",
+        "A",
+        "--purpose",
+        "p",
+        "--claude",
+        claudeBinPath(),
+        "--worktree",
+        root,
+      ],
+      {
+        env,
+        stdio: "ignore",
+      },
+    );
+    // Wait until the session records its Claude process.
+    for (;;) {
+      const listed = await cli("--json", "list");
+      const session =
+        listed.code === 0
+          ? (JSON.parse(listed.out) as { id: string; process: { pid: number } | null }[])[0]
+          : undefined;
+      if (session?.process?.pid)
+        return { root, cli, child, session: { id: session.id, claudePid: session.process.pid } };
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it("SIGTERM stops Claude's process tree and records the session as cancelled", async () => {
+    const { cli, child, session } = await startHangingRun();
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+    const shown = JSON.parse((await cli("--json", "show", session.id)).out);
+    expect(shown.status).toBe("Failed");
+    expect(shown.errorMessage).toMatch(/^cancelled/);
+    expect(() => process.kill(session.claudePid, 0)).toThrow();
+  });
+
+  it("after SIGKILL the next command finds the session orphaned", async () => {
+    const { cli, child, session } = await startHangingRun();
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    try {
+      const shown = JSON.parse((await cli("--json", "show", session.id)).out);
+      expect(shown.status).toBe("Failed");
+      expect(shown.errorMessage).toMatch(
+        /^orphaned: the process that ran this session \(pid \d+\)/,
+      );
+    } finally {
+      // The detached Claude process outlives a SIGKILLed runner; end it.
+      try {
+        process.kill(-session.claudePid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   });
 });
