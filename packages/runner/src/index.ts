@@ -1,5 +1,6 @@
 export { ClaudeNotFoundError, PipelineConfigError, WorktreeError } from "./internal/errors.js";
 export { findOnPath, resolveClaude } from "./internal/executable.js";
+export { type GitOptions, type GitResult, git, tryGit } from "./internal/git.js";
 export {
   type PhaseOutcome,
   PipelineStateError,
@@ -40,3 +41,19 @@ export {
   claudeTranscriptPath,
   storedTranscriptPath,
 } from "./internal/transcripts.js";
+export {
+  type CommitPhaseOptions,
+  commitPhase,
+  DEFAULT_AUTHOR,
+  type EnsureIssueWorktreeOptions,
+  ensureIssueWorktree,
+  type IssueWorktree,
+  IssueWorktreeError,
+  type IssueWorktreeInfo,
+  issueBranchName,
+  listIssueWorktrees,
+  pruneWorktrees,
+  type RemoveIssueWorktreeOptions,
+  removeIssueWorktree,
+  type WorktreeProblem,
+} from "./internal/worktree.js";

@@ -5,6 +5,7 @@ import { findStep, nextStep, type PipelineDefinition, type PipelineStep } from "
 import { findPromptTemplate, type IssueData, renderPrompt } from "./prompts.js";
 import { type ProgressEvent, runSession } from "./session-run.js";
 import { type ClaudeSettings, type HandoffMode, resolveSettings } from "./settings.js";
+import { commitPhase } from "./worktree.js";
 
 export interface RunPhaseOptions {
   store: SessionStore;
@@ -14,8 +15,13 @@ export interface RunPhaseOptions {
   step?: string;
   /** The repository: prompt overrides are read here; agents work here unless `worktree` is set. */
   repoDir: string;
-  /** Directory the agents work in (recorded as the sessions' worktree_path). */
+  /**
+   * Directory the agents work in, absolute or relative to `repoDir`; recorded as the sessions'
+   * worktree_path as given. Default: `repoDir`.
+   */
   worktree?: string;
+  /** Commit what each successful agent changed in the worktree and record the commit. */
+  commit?: boolean;
   claude: ClaudeSettings;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
@@ -147,7 +153,19 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
   const step = chooseStep(options, head);
   const stepped = stepSettings(options, step);
   const mode: HandoffMode = stepped.mode ?? step.mode;
-  const cwd = path.resolve(options.worktree ?? options.repoDir);
+  const cwd = path.resolve(options.repoDir, options.worktree ?? ".");
+  // Agents of one step share the worktree; their commits must not race for git's index lock.
+  let commits: Promise<unknown> = Promise.resolve();
+  const commit = (session: Session) => {
+    const next = commits.then(() =>
+      commitPhase({
+        worktree: cwd,
+        message: `${step.phase}: ${session.agentName} for #${issue.number}\n\nMiyabi session ${session.id}`,
+      }),
+    );
+    commits = next.catch(() => undefined);
+    return next;
+  };
   const { parent, ids } = await startSessions(
     options,
     step,
@@ -181,6 +199,7 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
         resumeFrom,
         onProgress: options.onProgress,
         signal: options.signal,
+        commit: options.commit ? () => commit(session) : undefined,
       });
     }),
   );

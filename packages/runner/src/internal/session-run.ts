@@ -33,6 +33,8 @@ export interface RunSessionOptions {
   resumeFrom?: string | null;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
+  /** After a successful run, before it is recorded: commit the agent's changes (sha or null). */
+  commit?: () => Promise<string | null>;
 }
 
 const SUMMARY_LIMIT = 4000;
@@ -225,6 +227,10 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
     exitCode: run.exitCode,
     pid: run.pid,
   };
-  if (error === null) return store.complete(session.id, result);
+  if (error === null) {
+    const sha = await options.commit?.();
+    if (sha) emit("note", `committed ${sha.slice(0, 12)}`);
+    return store.complete(session.id, { ...result, commit: sha ?? null });
+  }
   return store.fail(session.id, redact(error, secrets), result);
 }
