@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { claudeBinPath, type ModelServer, modelServerEnv, startModelServer } from "@miyabi/testkit";
 import { afterEach, describe, expect, it } from "vitest";
+import { demoScript } from "../src/index.js";
 
 const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const cleanups: (() => Promise<void>)[] = [];
@@ -140,6 +141,7 @@ describe("miyabi-sessions commands that run Claude", () => {
       config,
       "--repo",
       path.join(root, "repo"),
+      "--no-worktree",
       "--claude",
       claudeBinPath(),
     );
@@ -176,6 +178,9 @@ describe("miyabi-sessions demo", () => {
     expect(r.stdout).toMatch(/Total sessions\s+4/);
     expect(r.stdout).toMatch(/src\/greet\.js/);
     expect(r.stdout).toMatch(/test\/greet\.test\.js/);
+    expect(r.stdout).toMatch(
+      /Commits on miyabi\/issue-1[^\n]*\n\s+\w+ Test: TestAgent for #1\n\s+\w+ CodeGeneration: CodeGenAgent for #1/,
+    );
   });
 });
 
@@ -246,5 +251,102 @@ describe("when the runner itself is stopped", () => {
         // already gone
       }
     }
+  });
+});
+
+describe("pipeline in an issue worktree", () => {
+  it("creates .worktrees/issue-N on miyabi/issue-N, commits per phase, and lists and removes it", async () => {
+    let worktree = "";
+    // The demo's scripted agents: CodeGen writes src/greet.js, Test writes a test, the others only read.
+    const { root, cli } = await setup(demoScript(() => worktree));
+    const repo = path.join(root, "repo");
+    await fs.mkdir(repo);
+    const git = (...args: string[]) =>
+      promisify(execFile)("git", args, { cwd: repo, encoding: "utf8" }).then((r) =>
+        r.stdout.trim(),
+      );
+    await git("init", "-q", "-b", "main");
+    await git("config", "user.name", "T");
+    await git("config", "user.email", "t@example.invalid");
+    await fs.writeFile(path.join(repo, "README.md"), "x\n");
+    await git("add", "-A");
+    await git("commit", "-q", "-m", "initial");
+    worktree = path.join(repo, ".worktrees", "issue-9");
+
+    const r = await cli(
+      "pipeline",
+      "--issue",
+      "9",
+      "--title",
+      "Feature",
+      "--repo",
+      repo,
+      "--claude",
+      claudeBinPath(),
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/Worktree \.worktrees\/issue-9 on branch miyabi\/issue-9 \(new\)/);
+    expect(await git("log", "--format=%s", "main..miyabi/issue-9")).toBe(
+      "Test: TestAgent for #9\nCodeGeneration: CodeGenAgent for #9",
+    );
+    expect(await git("show", "miyabi/issue-9:src/greet.js")).toContain("export function greet");
+    expect(await git("status", "--porcelain")).toBe("");
+    const sessions = JSON.parse((await cli("--json", "list", "--issue", "9")).out) as {
+      context: { worktreePath: string };
+      result: { commit: string | null };
+    }[];
+    expect(sessions.map((s) => s.context.worktreePath)).toEqual(
+      Array(4).fill(".worktrees/issue-9"),
+    );
+    expect(sessions[0]?.result.commit).toBe(await git("rev-parse", "miyabi/issue-9~1"));
+    expect(sessions[1]?.result.commit).toBeNull();
+    expect(sessions[2]?.result.commit).toBe(await git("rev-parse", "miyabi/issue-9"));
+
+    const listed = await cli("worktree", "--repo", repo, "list");
+    expect(listed.out).toMatch(/#9\s+miyabi\/issue-9\s+finished\s+4/);
+    const removed = await cli("worktree", "--repo", repo, "remove", "9");
+    expect(removed.code, removed.err).toBe(0);
+    await expect(fs.access(path.join(repo, ".worktrees", "issue-9"))).rejects.toThrow();
+    expect(await git("branch", "--list", "miyabi/issue-9")).toContain("miyabi/issue-9");
+    worktree = path.join(repo, ".worktrees", "issue-10");
+    const single = await cli(
+      "run",
+      "--agent",
+      "CodeGenAgent",
+      "--purpose",
+      "Greet",
+      "--issue",
+      "10",
+      "--issue-worktree",
+      "--repo",
+      repo,
+      "--claude",
+      claudeBinPath(),
+      "--json",
+    );
+    expect(single.code, single.err).toBe(0);
+    const ran = JSON.parse(single.out) as {
+      context: { worktreePath: string };
+      result: { commit: string };
+    };
+    expect(ran.context.worktreePath).toBe(".worktrees/issue-10");
+    expect(ran.result.commit).toBe(await git("rev-parse", "miyabi/issue-10"));
+    expect(
+      (
+        await cli(
+          "run",
+          "--agent",
+          "A",
+          "--purpose",
+          "p",
+          "--issue-worktree",
+          "--claude",
+          claudeBinPath(),
+        )
+      ).err,
+    ).toMatch(/--issue-worktree needs --issue/);
+    const again = await cli("worktree", "--repo", repo, "remove", "9");
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/Issue #9 has no worktree/);
   });
 });

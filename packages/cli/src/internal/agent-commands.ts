@@ -1,7 +1,10 @@
 import fs from "node:fs/promises";
-import { type Phase, type Session, SessionStore } from "@miyabi/core";
+import path from "node:path";
+import { InvalidInputError, type Phase, type Session, SessionStore } from "@miyabi/core";
 import {
   type ClaudeSettings,
+  commitPhase,
+  ensureIssueWorktree,
   HANDOFF_MODES,
   type HandoffMode,
   loadPipeline,
@@ -96,6 +99,10 @@ export async function runRecorded(
     flags: ClaudeFlags;
     mode: HandoffMode;
     resumeFrom: string | null;
+    /** Where Claude runs when it is not the recorded worktree path itself (a relative one). */
+    cwd?: string;
+    /** Commit the agent's changes in `cwd` after a successful run. */
+    commit?: boolean;
   },
 ): Promise<Session> {
   const settings = resolveSettings(claudeSettings(args.flags));
@@ -114,6 +121,7 @@ export async function runRecorded(
     tty: process.stderr.isTTY === true,
   });
   const interrupt = interruptSignal();
+  const cwd = args.cwd ?? session.context.worktreePath ?? process.cwd();
   try {
     return await runSession({
       store,
@@ -122,11 +130,18 @@ export async function runRecorded(
       prompt: args.prompt ?? fresh(),
       freshPrompt: fresh,
       settings,
-      cwd: session.context.worktreePath ?? process.cwd(),
+      cwd,
       mode: args.mode,
       resumeFrom: args.resumeFrom,
       onProgress: printer.onProgress,
       signal: interrupt.signal,
+      commit: args.commit
+        ? () =>
+            commitPhase({
+              worktree: cwd,
+              message: `${session.context.currentPhase}: ${session.agentName}${session.context.issueNumber === null ? "" : ` for #${session.context.issueNumber}`}\n\nMiyabi session ${session.id}`,
+            })
+        : undefined,
     });
   } finally {
     interrupt.dispose();
@@ -160,7 +175,12 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
         "--worktree <path>",
         "directory the agent works in (created if missing)",
         process.cwd(),
-      ),
+      )
+      .option(
+        "--issue-worktree",
+        "work in the issue's git worktree (.worktrees/issue-<N> on miyabi/issue-<N>) and commit the result",
+      )
+      .option("--repo <path>", "with --issue-worktree: the git repository", process.cwd()),
   ).action(
     async (
       o: ClaudeFlags & {
@@ -170,10 +190,19 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
         phase: Phase;
         prompt?: string;
         worktree: string;
+        issueWorktree?: boolean;
+        repo: string;
       },
     ) => {
       await resolveClaude(o.claude);
-      await fs.mkdir(o.worktree, { recursive: true });
+      if (o.issueWorktree && o.issue === undefined) {
+        throw new InvalidInputError("--issue-worktree needs --issue.");
+      }
+      const wt =
+        o.issueWorktree && o.issue !== undefined
+          ? await ensureIssueWorktree({ repoDir: o.repo, issueNumber: o.issue })
+          : undefined;
+      if (!wt) await fs.mkdir(o.worktree, { recursive: true });
       const session = await withStore(ctx, true, async (store) => {
         const id = await store.create({
           agentName: o.agent,
@@ -181,7 +210,7 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
           context: {
             issueNumber: o.issue ?? null,
             currentPhase: o.phase,
-            worktreePath: o.worktree,
+            worktreePath: wt?.relativePath ?? o.worktree,
           },
         });
         return runRecorded(store, {
@@ -190,6 +219,8 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
           flags: o,
           mode: "fresh",
           resumeFrom: null,
+          cwd: wt?.path,
+          commit: wt !== undefined,
         });
       });
       ctx.print(session, () => outcomeLine(session, ctx.io.color));
@@ -212,7 +243,12 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
         "pipeline definition (YAML or JSON); default CodeGen -> Review -> Test -> Deploy",
       )
       .option("--from <step>", "start at this step id or phase instead of where the issue stands")
-      .option("--repo <path>", "repository the agents work in", process.cwd()),
+      .option("--repo <path>", "the git repository", process.cwd())
+      .option(
+        "--no-worktree",
+        "work in --repo itself instead of the issue's worktree, without commits",
+      )
+      .option("--allow-dirty", "reuse an issue worktree that has uncommitted changes"),
   ).action(
     async (
       o: ClaudeFlags & {
@@ -223,9 +259,25 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
         config?: string;
         from?: string;
         repo: string;
+        worktree: boolean;
+        allowDirty?: boolean;
       },
     ) => {
       const pipeline = await loadPipeline(o.config);
+      await resolveClaude(o.claude);
+      // The issue's own worktree and branch: phases commit there, the main checkout stays clean.
+      const wt = o.worktree
+        ? await ensureIssueWorktree({
+            repoDir: o.repo,
+            issueNumber: o.issue,
+            allowDirty: o.allowDirty ?? false,
+          })
+        : undefined;
+      if (wt) {
+        process.stderr.write(
+          `Worktree ${wt.relativePath} on branch ${wt.branch}${wt.created ? " (new)" : ""}\n`,
+        );
+      }
       const body = o.bodyFile ? await fs.readFile(o.bodyFile, "utf8") : o.body;
       const printer = progressPrinter({
         write: (t) => process.stderr.write(t),
@@ -239,7 +291,10 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
             issue: { number: o.issue, title: o.title || `Issue #${o.issue}`, body },
             pipeline,
             from: o.from,
-            repoDir: o.repo,
+            // Sessions record the worktree relative to the repository's top, like the seed's.
+            repoDir: wt ? path.resolve(wt.path, path.relative(wt.relativePath, ".")) : o.repo,
+            worktree: wt?.relativePath,
+            commit: wt !== undefined,
             claude: claudeSettings(o),
             onProgress: printer.onProgress,
             signal: interrupt.signal,

@@ -2,7 +2,12 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { SessionStore } from "@miyabi/core";
-import { DEFAULT_PIPELINE, type PhaseOutcome, runPipeline } from "@miyabi/runner";
+import {
+  DEFAULT_PIPELINE,
+  ensureIssueWorktree,
+  type PhaseOutcome,
+  runPipeline,
+} from "@miyabi/runner";
 import {
   claudeBinPath,
   type ModelScript,
@@ -113,6 +118,7 @@ async function sampleRepo(root: string): Promise<string> {
   await git(repo, "config", "user.name", "Miyabi Demo");
   await git(repo, "config", "user.email", "demo@example.invalid");
   await fs.writeFile(path.join(repo, "README.md"), "# Sample project\n");
+  await fs.writeFile(path.join(repo, ".gitignore"), ".ai/\n");
   await fs.writeFile(path.join(repo, "package.json"), '{ "name": "sample", "type": "module" }\n');
   await git(repo, "add", "-A");
   await git(repo, "commit", "-q", "-m", "Initial commit");
@@ -158,11 +164,16 @@ export function demoCommand(program: Command, ctx: CommandContext): void {
           write: (t) => process.stdout.write(t),
           tty: process.stdout.isTTY === true,
         });
+        const wt = await ensureIssueWorktree({ repoDir: repo, issueNumber: ISSUE.number });
+        workdir = wt.path;
+        out(`Worktree ${wt.relativePath} on branch ${wt.branch}\n`);
         const outcomes = await runPipeline({
           store,
           issue: ISSUE,
           pipeline: DEFAULT_PIPELINE,
           repoDir: repo,
+          worktree: wt.relativePath,
+          commit: true,
           claude: {
             executable: o.claude ?? claudeBinPath(),
             env: {
@@ -172,10 +183,7 @@ export function demoCommand(program: Command, ctx: CommandContext): void {
             inheritEnv: false,
             timeoutMs: 120_000,
           },
-          onProgress: (e) => {
-            workdir = repo;
-            printer.onProgress(e);
-          },
+          onProgress: printer.onProgress,
         });
         printer.done();
         out("\nPhases:");
@@ -187,17 +195,10 @@ export function demoCommand(program: Command, ctx: CommandContext): void {
         }
         out("\nStats:");
         out(statsText(await store.getStats()));
+        out(`\nCommits on ${wt.branch} (one per phase that changed files):`);
+        out((await git(repo, "log", "--format=  %h %s", `main..${wt.branch}`)) || "  (none)");
         out("\nFiles the agents changed:");
-        const status = await git(
-          repo,
-          "status",
-          "--porcelain",
-          "--untracked-files=all",
-          "--",
-          ".",
-          ":!.ai",
-        );
-        out(status.trim() === "" ? "  (none)" : status.replace(/^/gm, "  "));
+        out((await git(repo, "diff", "--stat", `main...${wt.branch}`)).replace(/^/gm, "  "));
         if (outcomes.some((x) => x.status === "failed")) ctx.exitCode = 1;
       } finally {
         await store.close();

@@ -32,6 +32,7 @@ import {
   statsText,
   treeText,
 } from "./format.js";
+import { worktreeCommands } from "./worktree-commands.js";
 
 function recordCommands(program: Command, ctx: CommandContext): void {
   program
@@ -283,6 +284,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   recordCommands(program, ctx);
   readCommands(program, ctx);
   agentCommands(program, ctx);
+  worktreeCommands(program, ctx);
   demoCommand(program, ctx);
   try {
     await program.parseAsync(argv, { from: "user" });
