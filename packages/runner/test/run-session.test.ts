@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_PIPELINE,
+  PipelineSchema,
   type ProgressEvent,
   type RunPhaseOptions,
   runPhase,
@@ -187,5 +188,46 @@ describe("runPhase with the real Claude Code CLI", () => {
     }
     expect(JSON.stringify(turns(r.server).map((t) => t.body))).not.toContain(secret);
     expect(turns(r.server)[0]?.headers["x-api-key"]).toBe(secret);
+  });
+});
+
+describe("a step with several agents", () => {
+  it("runs them at once as siblings and hands all their results to the next step", async () => {
+    const r = await rig((req) => {
+      const text = JSON.stringify((req.body as { messages?: unknown[] }).messages);
+      if (text.includes("You are SecurityAgent")) return { text: "security: fine" };
+      if (text.includes("You are ReviewAgent")) return { text: "review: fine" };
+      return { text: "ok" };
+    });
+    const pipeline = PipelineSchema.parse({
+      steps: [
+        { id: "codegen", phase: "CodeGeneration", agent: "CodeGenAgent" },
+        { id: "review", phase: "Review", agents: ["ReviewAgent", "SecurityAgent"] },
+        { id: "test", phase: "Test", agent: "TestAgent" },
+      ],
+    });
+    const outcomes = await runPipeline({
+      store: r.store,
+      issue,
+      pipeline,
+      repoDir: r.repo,
+      claude: r.claude(),
+    });
+    expect(outcomes.map((o) => o.status)).toEqual(["completed", "completed", "completed"]);
+    const [codegen] = outcomes[0]?.sessions ?? [];
+    const reviews = outcomes[1]?.sessions ?? [];
+    expect(reviews.map((s) => s.agentName)).toEqual(["ReviewAgent", "SecurityAgent"]);
+    expect(reviews.every((s) => s.parentSession === codegen?.id)).toBe(true);
+    expect(new Set(reviews.map((s) => s.result?.pid)).size).toBe(2);
+    for (const s of reviews) expect(await r.store.readLog(s.id)).toContain('"type":"result"');
+    expect((await r.store.getSession(codegen?.id as string)).handoffTo).toBe(
+      "ReviewAgent,SecurityAgent",
+    );
+    const test = outcomes[2]?.sessions[0];
+    expect(test?.context.previousResults.map((p) => p.summary).sort()).toEqual([
+      "ok",
+      "review: fine",
+      "security: fine",
+    ]);
   });
 });
