@@ -7,7 +7,7 @@ import path from "node:path";
 import { claudeBinPath, modelServerEnv, startModelServer } from "@miyabi/testkit";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
-const bin = new URL("../dist/bin.js", import.meta.url).pathname;
+const bin = new URL("../dist/cli.mjs", import.meta.url).pathname;
 const root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), "miyabi-run-bench-")));
 const server = await startModelServer({ script: () => ({ text: "ok" }) });
 const env = {

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { run } from "./internal/run.js";
 
 await run();

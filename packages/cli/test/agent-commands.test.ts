@@ -8,7 +8,7 @@ import { claudeBinPath, type ModelServer, modelServerEnv, startModelServer } fro
 import { afterEach, describe, expect, it } from "vitest";
 import { demoScript } from "../src/index.js";
 
-const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0)) await fn();

@@ -249,6 +249,8 @@ function readCommands(program: Command, ctx: CommandContext): void {
     });
 }
 
+const CLI_VERSION = "0.2.0";
+
 export interface MainOptions {
   io?: Partial<Output>;
 }
@@ -265,6 +267,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       "Track, hand off and run Claude Code agent sessions (CodeGen -> Review -> Test -> Deploy).\n" +
         "Sessions live in <dir>/sessions.json (the Rust miyabi-session-manager's format) with logs in <dir>/logs.",
     )
+    .version(CLI_VERSION, "-V, --version")
     .option("--dir <path>", "session store directory", ".ai/sessions")
     .option("--json", "machine-readable output for read commands")
     .showHelpAfterError("(run with --help for usage)")
