@@ -11,6 +11,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { closeServer, isRecord, listen, readBody } from "./internal/http.js";
 
 export type RepoRole = "admin" | "write" | "maintain" | "triage" | "read" | "none";
 
@@ -578,15 +579,6 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(text);
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
 /** An empty body is valid (GET, DELETE) and reads as undefined. */
 function parseJson(raw: string): { ok: true; value: unknown } | { ok: false } {
   if (raw.trim() === "") return { ok: true, value: undefined };
@@ -597,27 +589,8 @@ function parseJson(raw: string): { ok: true; value: unknown } | { ok: false } {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function stringProp(value: unknown, name: string): string | undefined {
   if (!isRecord(value)) return undefined;
   const prop = value[name];
   return typeof prop === "string" ? prop : undefined;
-}
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port));
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
-    // Keep-alive sockets from fetch/Octokit would otherwise hold close() open.
-    server.closeAllConnections();
-  });
 }

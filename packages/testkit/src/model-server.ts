@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import path from "node:path";
+import { isRecord, readBody } from "./internal/http.js";
 
 /** One tool call the scripted model makes. */
 export interface ScriptedToolUse {
@@ -115,10 +116,6 @@ const DEFAULT_ERROR_TYPES: Record<number, string> = {
   500: "api_error",
   529: "overloaded_error",
 };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function randomId(prefix: string): string {
   return `${prefix}${randomBytes(12).toString("hex")}`;
@@ -252,15 +249,6 @@ function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, strin
     out[key] = Array.isArray(value) ? value.join(", ") : value;
   }
   return out;
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 function parseBody(raw: string): unknown {
@@ -470,7 +458,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const raw = await readBody(req);
+    const raw = (await readBody(req)).toString("utf8");
     const method = req.method ?? "GET";
     const target = req.url ?? "/";
     const pathname = new URL(target, "http://localhost").pathname.replace(/\/+$/, "");
