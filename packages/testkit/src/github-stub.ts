@@ -9,8 +9,7 @@
  * pull requests): like GitHub, routes under an unknown number answer 404, so a test catches
  * an action that talks about the wrong issue.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { closeServer, isRecord, listen, readBody } from "./internal/http.js";
 
 export type RepoRole = "admin" | "write" | "maintain" | "triage" | "read" | "none";
