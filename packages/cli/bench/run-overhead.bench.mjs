@@ -32,52 +32,26 @@ async function timed(file, args) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const bare = [];
 const ours = [];
-// Warm both paths once (page cache, first-run setup of the CLI's config dir).
-await timed(claude, ["-p", "--output-format", "stream-json", "--verbose", "--", "hi"]);
-await timed(process.execPath, [
+const bareArgs = [
+  "-p",
+  "--output-format",
+  "stream-json",
+  "--verbose",
+  "--permission-mode=acceptEdits",
+  "--",
+  "hi",
+];
+const oursArgs = (purpose) => [
   bin,
-  "--dir",
-  path.join(root, "store"),
-  "run",
-  "--agent",
-  "A",
-  "--purpose",
-  "warm",
-  "--claude",
-  claude,
-  "--worktree",
-  root,
-]);
+  ...["--dir", path.join(root, "store"), "run", "--agent", "A", "--purpose", purpose],
+  ...["--prompt", "hi", "--claude", claude, "--worktree", root],
+];
+// Warm both paths once (page cache, first-run setup of the CLI's config dir).
+await timed(claude, bareArgs);
+await timed(process.execPath, oursArgs("warm"));
 for (let i = 0; i < RUNS; i++) {
-  bare.push(
-    await timed(claude, [
-      "-p",
-      "--output-format",
-      "stream-json",
-      "--verbose",
-      "--permission-mode=acceptEdits",
-      "--",
-      "hi",
-    ]),
-  );
-  ours.push(
-    await timed(process.execPath, [
-      bin,
-      "--dir",
-      path.join(root, "store"),
-      "run",
-      "--agent",
-      "A",
-      "--purpose",
-      `run ${i}`,
-      "--prompt",
-      "hi",
-      "--claude",
-      claude,
-      "--worktree",
-      root,
-    ]),
-  );
+  bare.push(await timed(claude, bareArgs));
+  ours.push(await timed(process.execPath, oursArgs(`run ${i}`)));
 }
 await server.close();
 await fs.rm(root, { recursive: true, force: true });

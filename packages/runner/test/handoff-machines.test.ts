@@ -4,21 +4,17 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { messagesOf, rig, turns } from "./helpers.js";
+import { messagesOf, type Rig, rig, turns } from "./helpers.js";
 
 const PHASE = fileURLToPath(new URL("./fixtures/phase.mjs", import.meta.url));
 
 // Asynchronous: the scripted model server lives in this process and must keep answering.
-async function runStep(args: {
-  storeDir: string;
-  repo: string;
-  home: string;
-  step: string;
-  url: string;
-}) {
+/** Run one step in its own process on "machine" `machine` (its own HOME), sharing only the store. */
+async function runStep(r: Rig, machine: string, step: string) {
+  const home = path.join(r.root, machine);
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [PHASE, args.storeDir, args.repo, args.home, args.step, args.url],
+    [PHASE, r.storeDir, r.repo, home, step, r.server.url],
     {
       encoding: "utf8",
     },
@@ -34,18 +30,9 @@ describe("handoff between machines", () => {
   it("resumes CodeGen's conversation in another process with another HOME via the store", async () => {
     const r = await rig([{ text: "codegen remembered fact: blue-42" }, { text: "reviewed" }]);
     await r.store.close();
-    const common = { storeDir: r.storeDir, repo: r.repo, url: r.server.url };
-    const [codegen] = await runStep({
-      ...common,
-      home: path.join(r.root, "machine-1"),
-      step: "codegen",
-    });
+    const [codegen] = await runStep(r, "machine-1", "codegen");
     // Machine 2 has never seen the conversation: only the store carries it.
-    const [review] = await runStep({
-      ...common,
-      home: path.join(r.root, "machine-2"),
-      step: "review",
-    });
+    const [review] = await runStep(r, "machine-2", "review");
     expect(codegen?.status).toBe("Completed");
     expect(review?.status).toBe("Completed");
     expect(review?.result.claudeSessionId).toBe(codegen?.result.claudeSessionId);
@@ -58,18 +45,9 @@ describe("handoff between machines", () => {
   it("falls back to a fresh conversation with the earlier results when the transcript is gone", async () => {
     const r = await rig([{ text: "codegen summary: wrote add.ts" }, { text: "reviewed fresh" }]);
     await r.store.close();
-    const common = { storeDir: r.storeDir, repo: r.repo, url: r.server.url };
-    const [codegen] = await runStep({
-      ...common,
-      home: path.join(r.root, "machine-1"),
-      step: "codegen",
-    });
+    const [codegen] = await runStep(r, "machine-1", "codegen");
     await fs.rm(path.join(r.storeDir, "transcripts"), { recursive: true });
-    const [review] = await runStep({
-      ...common,
-      home: path.join(r.root, "machine-2"),
-      step: "review",
-    });
+    const [review] = await runStep(r, "machine-2", "review");
     expect(review?.status).toBe("Completed");
     expect(review?.result.claudeSessionId).not.toBe(codegen?.result.claudeSessionId);
     const reviewTurn = turns(r.server).at(-1);
