@@ -6,9 +6,12 @@ export {
   ClaudeInstallError,
   MissingCredentialError,
   PhaseFailedError,
+  PullRequestError,
+  PushRejectedError,
   SenderNotAllowedError,
   SessionsNotRestoredError,
   UnknownPhaseError,
+  WorkBranchError,
 } from "./internal/errors.js";
 export {
   type ActionInputs,
@@ -33,10 +36,13 @@ export type {
   GitHubApi,
   IssueComment,
   Logger,
+  PullRequest,
+  PullRequestContent,
   RepoPermission,
   Runner,
   Summary,
 } from "./internal/ports.js";
+export { pullRequestBody, upsertPullRequest } from "./internal/pull-request.js";
 export {
   commentMarker,
   type JobStatus,

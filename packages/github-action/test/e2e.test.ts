@@ -19,6 +19,7 @@ import {
   unreachableCacheEnv,
 } from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
+import { bareOrigin } from "./git.js";
 import {
   type ActionJob,
   type ActionResult,
@@ -40,6 +41,8 @@ afterAll(removeScratch);
 interface Rig {
   cache: CacheServer;
   github: GitHubStub;
+  /** The bare repository every job clones, as origin. */
+  origin: string;
 }
 
 async function rig(t: TestContext, faults?: CacheFaults): Promise<Rig> {
@@ -56,13 +59,14 @@ async function rig(t: TestContext, faults?: CacheFaults): Promise<Rig> {
     await cache.close();
     await github.close();
   });
-  return { cache, github };
+  return { cache, github, origin: bareOrigin(await freshDir("origin")) };
 }
 
 function job(r: Rig, overrides: Partial<ActionJob> = {}): ActionJob {
   return {
     apiUrl: r.github.url,
     cacheEnv: r.cache.env(),
+    origin: r.origin,
     payload: issueEvent({ issueNumber: ISSUE }),
     ...overrides,
     inputs: { "anthropic-api-key": API_KEY, ...overrides.inputs },

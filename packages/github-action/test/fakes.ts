@@ -3,11 +3,11 @@
  * the GitHub API, the log and summary sinks, and a runPhase that records sessions in the real
  * store the way the runner does, without starting Claude.
  */
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Session } from "@miyabi/core";
-import { loadPipeline, nextStep, type RunPhaseOptions } from "@miyabi/runner";
+import { commitPhase, loadPipeline, nextStep, type RunPhaseOptions } from "@miyabi/runner";
 import {
   type Cache,
   type GitHubApi,
@@ -15,9 +15,12 @@ import {
   type Logger,
   type PhaseJobOptions,
   type PhaseOutputs,
+  type PullRequest,
+  type PullRequestContent,
   parseInputs,
   type Runner,
 } from "../src/index.js";
+import { bareOrigin, sh } from "./git.js";
 
 export class FakeCache implements Cache {
   readonly entries = new Map<string, string>();
@@ -70,7 +73,9 @@ export class FakeGitHub implements GitHubApi {
   readonly comments: (IssueComment & { issue: number })[] = [];
   readonly issues = new Map<number, FakeIssue>();
   readonly permissions = new Map<string, string>([["alice", "admin"]]);
+  readonly pulls: (PullRequest & PullRequestContent & { head: string; base: string })[] = [];
   failComments = false;
+  failPulls = false;
   #nextId = 1;
 
   async getPermission(login: string) {
@@ -116,6 +121,28 @@ export class FakeGitHub implements GitHubApi {
     const issue = this.issues.get(issueNumber);
     if (issue) issue.labels = issue.labels.filter((l) => l !== label);
   }
+
+  async listOpenPulls(branch: string) {
+    this.calls.push(`list pulls ${branch}`);
+    if (this.failPulls) throw new Error("Resource not accessible by integration");
+    return this.pulls.filter((p) => p.head === branch).map(({ number, url }) => ({ number, url }));
+  }
+
+  async createPull(pull: PullRequestContent & { head: string; base: string }) {
+    this.calls.push(`create pull ${pull.head} -> ${pull.base}`);
+    const number = 100 + this.pulls.length;
+    const created = { ...pull, number, url: `https://github.com/octo/widgets/pull/${number}` };
+    this.pulls.push(created);
+    return { number, url: created.url };
+  }
+
+  async updatePull(pullNumber: number, content: PullRequestContent) {
+    this.calls.push(`update pull ${pullNumber}`);
+    const pull = this.pulls.find((p) => p.number === pullNumber);
+    if (!pull) throw new Error("Not Found");
+    Object.assign(pull, content);
+    return { number: pull.number, url: pull.url };
+  }
 }
 
 export class FakeLog implements Logger {
@@ -142,7 +169,10 @@ export class FakeLog implements Logger {
 
 export type Behaviour = "complete" | "fail" | "throw";
 
-/** runPhase's bookkeeping without Claude: one session per agent, finished as told. */
+/**
+ * runPhase's bookkeeping without Claude: one session per agent, finished as told. A successful
+ * agent writes `work/<step>.txt` and, when asked to, commits it as the runner does.
+ */
 export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
   const calls: RunPhaseOptions[] = [];
   const runner: Runner = {
@@ -191,11 +221,19 @@ export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
           totalCostUsd: 0.0125,
           durationMs: 4200,
         };
-        sessions.push(
-          how === "fail"
-            ? await store.fail(id, "the agent gave up", result)
-            : await store.complete(id, result),
-        );
+        if (how === "fail") {
+          sessions.push(await store.fail(id, "the agent gave up", result));
+          continue;
+        }
+        await mkdir(path.join(options.repoDir, "work"), { recursive: true });
+        await writeFile(path.join(options.repoDir, "work", `${step.id}.txt`), `${step.id}\n`);
+        const commit = options.commit
+          ? await commitPhase({
+              worktree: options.repoDir,
+              message: `${step.phase}: ${result.agent} for #${issue.number}\n\nMiyabi session ${id}`,
+            })
+          : null;
+        sessions.push(await store.complete(id, { ...result, commit }));
       }
       const index = pipeline.steps.indexOf(step);
       return {
@@ -218,6 +256,8 @@ export interface World {
   summaries: string[];
   /** The workspace of the job being run; a new one per job(). */
   workspace: string;
+  /** The bare repository each job's workspace is cloned from. */
+  origin: string;
   installs: string[];
   cleanup(): Promise<void>;
 }
@@ -227,6 +267,7 @@ export async function world(): Promise<World> {
   const w: World = {
     root,
     workspace: root,
+    origin: bareOrigin(root),
     summaries: [],
     installs: [],
     github: new FakeGitHub(),
@@ -251,6 +292,8 @@ export async function job(
   overrides: Partial<PhaseJobOptions> = {},
 ): Promise<JobRun> {
   w.workspace = await mkdtemp(path.join(w.root, "ws-"));
+  // A fresh checkout, as each job of a workflow gets.
+  sh(w.workspace, "clone", "--quiet", w.origin, ".");
   const log = new FakeLog();
   let outputs: PhaseOutputs | undefined;
   const options: PhaseJobOptions = {

@@ -14,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { node24Path } from "@miyabi/node24";
 import YAML from "yaml";
+import { sh } from "./git.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const ACTION_DIR = path.join(REPO_ROOT, "actions", "session-phase");
@@ -77,8 +78,13 @@ export interface ActionJob {
   job?: string;
   runId?: number;
   runAttempt?: number;
-  /** Reuse a workspace (a runner that keeps its work directory); default a fresh one. */
+  /**
+   * Reuse a workspace (a runner that keeps its work directory); default a fresh clone of
+   * `origin`, as actions/checkout makes on a fresh runner.
+   */
   workspace?: string;
+  /** The repository the job checks out: a bare repository's path. */
+  origin: string;
   timeoutMs?: number;
 }
 
@@ -148,9 +154,16 @@ export async function freshDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(scratch, `${prefix}-`));
 }
 
+/** A fresh clone of `origin` in a new workspace. */
+export async function checkout(origin: string): Promise<string> {
+  const workspace = await freshDir("workspace");
+  sh(workspace, "clone", "--quiet", origin, ".");
+  return workspace;
+}
+
 export async function runAction(job: ActionJob): Promise<ActionResult> {
   const runnerDir = await freshDir("runner");
-  const workspace = job.workspace ?? (await freshDir("workspace"));
+  const workspace = job.workspace ?? (await checkout(job.origin));
   const home = await freshDir("home");
   const files = {
     GITHUB_OUTPUT: path.join(runnerDir, "output"),

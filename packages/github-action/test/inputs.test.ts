@@ -44,7 +44,16 @@ describe("parseInputs", () => {
       triggerLabels: ["miyabi"],
       claudeVersion: "2.1.332",
       claudePath: undefined,
+      push: true,
+      pullRequestPhase: undefined,
     });
+  });
+
+  it("reads push as true or false only", () => {
+    expect(parseInputs({ "github-token": "t", push: "false" }).push).toBe(false);
+    expect(() => parseInputs({ "github-token": "t", push: "no" })).toThrow(
+      'Input "push" is invalid: expected true or false.',
+    );
   });
 
   it("trims values, which pasted secrets often need", () => {

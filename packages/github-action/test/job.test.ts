@@ -184,6 +184,8 @@ describe("a phase that runs", () => {
       "cost-usd": "0.0125",
       turns: "3",
       summary: "codegen done",
+      "pull-request-url": "",
+      "pull-request-number": "",
     });
     expect(j.outputs).toEqual(outputs);
     expect([...w.cache.entries.keys()]).toEqual([outputs["cache-key"]]);

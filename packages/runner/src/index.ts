@@ -50,6 +50,7 @@ export {
   type IssueWorktree,
   IssueWorktreeError,
   type IssueWorktreeInfo,
+  identityEnv,
   issueBranchName,
   listIssueWorktrees,
   pruneWorktrees,

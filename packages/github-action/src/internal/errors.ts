@@ -90,3 +90,40 @@ export class ClaudeInstallError extends MiyabiError {
     );
   }
 }
+
+/**
+ * A git step of carrying the work on the issue's branch failed (checkout, fetch, applying
+ * the earlier phases' patches); `step` names which, the message what to do.
+ */
+export class WorkBranchError extends MiyabiError {
+  readonly step: "checkout" | "patch" | "push";
+
+  constructor(step: "checkout" | "patch" | "push", message: string, options?: { cause?: unknown }) {
+    super("WORK_BRANCH_FAILED", message, options);
+    this.step = step;
+  }
+}
+
+/** The branch moved on the remote in a way this job's commits cannot be rebased over. */
+export class PushRejectedError extends MiyabiError {
+  readonly branch: string;
+
+  constructor(branch: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      "PUSH_REJECTED",
+      `Pushing the phase's commits to ${branch} was rejected: ${detail}. Nothing was force-pushed; the sessions are saved. Resolve the branch by hand (merge or revert the other commits on ${branch}) and re-run this job.`,
+      options,
+    );
+    this.branch = branch;
+  }
+}
+
+export class PullRequestError extends MiyabiError {
+  constructor(branch: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      "PULL_REQUEST_FAILED",
+      `The pull request for ${branch} could not be opened or updated: ${detail}. The branch is pushed; give the github-token pull-requests: write permission and re-run this job, or open the pull request by hand.`,
+      options,
+    );
+  }
+}

@@ -100,6 +100,13 @@ export const ActionInputsSchema = z
         .default(PINNED_CLAUDE_VERSION),
     ),
     "claude-path": input(z.string().optional()),
+    push: input(
+      z
+        .enum(["true", "false"], { error: "expected true or false" })
+        .transform((value) => value === "true")
+        .default(true),
+    ),
+    "pull-request-phase": input(z.string().optional()),
   })
   .transform((raw) => ({
     phase: raw.phase,
@@ -120,6 +127,8 @@ export const ActionInputsSchema = z
     triggerLabels: raw["trigger-labels"],
     claudeVersion: raw["claude-version"],
     claudePath: raw["claude-path"],
+    push: raw.push,
+    pullRequestPhase: raw["pull-request-phase"],
   }));
 
 export type ActionInputs = z.output<typeof ActionInputsSchema>;

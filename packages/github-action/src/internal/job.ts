@@ -5,6 +5,7 @@ import {
   findOnPath,
   findStep,
   type IssueData,
+  issueBranchName,
   type PhaseOutcome,
   type PipelineDefinition,
   type PipelineStep,
@@ -17,12 +18,15 @@ import {
   MissingCredentialError,
   messageOf,
   PhaseFailedError,
+  PullRequestError,
   SenderNotAllowedError,
   SessionsNotRestoredError,
   UnknownPhaseError,
+  WorkBranchError,
 } from "./errors.js";
 import type { ActionInputs } from "./inputs.js";
-import type { Cache, GitHubApi, Logger, Runner, Summary } from "./ports.js";
+import type { Cache, GitHubApi, Logger, PullRequest, Runner, Summary } from "./ports.js";
+import { upsertPullRequest } from "./pull-request.js";
 import {
   commentMarker,
   formatCost,
@@ -31,7 +35,16 @@ import {
   type PhaseReport,
   renderReport,
 } from "./report.js";
-import { issueKeyPrefix, type RunIdentity, restoreParts, saveKey } from "./store-cache.js";
+import { exists, issueKeyPrefix, type RunIdentity, restoreParts, saveKey } from "./store-cache.js";
+import {
+  applyPatches,
+  checkoutWorkBranch,
+  excludeFromCommits,
+  headCommit,
+  pushWorkBranch,
+  remoteDefaultBranch,
+  writePatch,
+} from "./work-branch.js";
 
 /** The parts of the triggering event the action looks at. */
 export interface ActionEvent {
@@ -45,6 +58,8 @@ export interface ActionEvent {
   sender?: string;
   /** `payload.issue.number`. */
   issueNumber?: number;
+  /** `payload.repository.default_branch`: where the pull request goes. */
+  defaultBranch?: string;
 }
 
 export interface RunContext extends RunIdentity {
@@ -65,6 +80,8 @@ export interface PhaseOutputs {
   "cost-usd": string;
   turns: string;
   summary: string;
+  "pull-request-url": string;
+  "pull-request-number": string;
 }
 
 export interface PhaseJobOptions {
@@ -104,6 +121,8 @@ const EMPTY_OUTPUTS: PhaseOutputs = {
   "cost-usd": "",
   turns: "",
   summary: "",
+  "pull-request-url": "",
+  "pull-request-number": "",
 };
 
 /** The output names, in action.yml's order. */
@@ -224,7 +243,7 @@ function outputsOf(
   parent: string | null,
   next: PipelineStep | null,
   cacheKey: string,
-): PhaseOutputs {
+): Omit<PhaseOutputs, "pull-request-url" | "pull-request-number"> {
   const cost = sum(mine.map((s) => s.result?.totalCostUsd));
   const turns = sum(mine.map((s) => s.result?.numTurns));
   return {
@@ -306,6 +325,10 @@ export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
   const credential = credentialOf(inputs);
   const pipeline = await o.runner.loadPipeline(inputs.pipelineConfig);
   const requested = inputs.phase === undefined ? undefined : requireStep(pipeline, inputs.phase);
+  const pullRequestStep =
+    inputs.pullRequestPhase === undefined
+      ? pipeline.steps.at(-1)
+      : requireStep(pipeline, inputs.pullRequestPhase);
   const { labels, ...issue } = await o.github.getIssue(issueNumber);
 
   const storeDir = path.resolve(o.workspace, inputs.storePath);
@@ -318,6 +341,7 @@ export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
     );
     const store = await SessionStore.open({ dir: storeDir });
     let ran: Ran | undefined;
+    let work: Work | undefined;
     try {
       for (const dir of restored.parts) {
         const merged = await store.mergeFrom(dir);
@@ -332,6 +356,9 @@ export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
           (await findOnPath("claude", o.env.PATH)) ??
           (await o.installClaude(inputs.claudeVersion));
         const labelSet = new Set(labels);
+        work = await log.group(`Work branch ${issueBranchName(issueNumber)}`, () =>
+          prepareWork(o, { store, storeDir, issueNumber, final: step === pullRequestStep }),
+        );
         ran = await runStep(o, { store, step, pipeline, issue, executable, credential, labelSet });
       } else {
         log.notice(`Skipped: every phase of "${pipeline.name}" has run for issue #${issueNumber}.`);
@@ -339,12 +366,120 @@ export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
     } finally {
       await store.close();
     }
-    if (ran) return await finish(o, issueNumber, pipeline, ran);
+    if (ran && work) {
+      const args = { ran, work, issue };
+      const published = await log.group("Publishing the work", () => publishWork(o, args));
+      return await finish(o, issueNumber, pipeline, ran, published);
+    }
     const outputs = { ...EMPTY_OUTPUTS, "cache-key": restored.key ?? "" };
     o.setOutputs(outputs);
     return outputs;
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+interface Work {
+  branch: string;
+  /** Push this job's commits: always, or with push: false only in the pull request phase. */
+  push: boolean;
+  /** The pull request phase: open or update the pull request after pushing. */
+  final: boolean;
+  /** HEAD before the phase ran: where this job's patch starts when it does not push. */
+  base: string;
+  /** Where jobs that do not push leave their patches, inside the store so they travel with it. */
+  patchDir: string;
+}
+
+/** One patch per job that did not push, named after its first session. */
+const patchFile = (patchDir: string, session: Session) =>
+  path.join(patchDir, `${session.id}.patch`);
+
+/**
+ * Put the checkout on the issue's branch with the earlier phases' work in it: from origin, or
+ * with push: false by applying the patches the earlier jobs left in the store.
+ */
+async function prepareWork(
+  o: PhaseJobOptions,
+  args: { store: SessionStore; storeDir: string; issueNumber: number; final: boolean },
+): Promise<Work> {
+  const { workspace, inputs } = o;
+  const branch = issueBranchName(args.issueNumber);
+  const patchDir = path.join(args.storeDir, "patches");
+  await excludeFromCommits({ workspace, dirs: [args.storeDir] });
+  await checkoutWorkBranch({ workspace, branch, remote: inputs.push });
+  if (!inputs.push) {
+    const sessions = await args.store.issueSessions(args.issueNumber);
+    const candidates = sessions.map((s) => patchFile(patchDir, s));
+    const files: string[] = [];
+    for (const file of candidates) if (await exists(file)) files.push(file);
+    await applyPatches({ workspace, files });
+    o.log.info(`Applied ${files.length} earlier phases' patches from the session store.`);
+  }
+  o.log.info(`Working on ${branch}.`);
+  return {
+    branch,
+    push: inputs.push || args.final,
+    final: args.final,
+    base: await headCommit(workspace),
+    patchDir,
+  };
+}
+
+interface Published {
+  pullRequest?: PullRequest;
+  /** Why the work did not travel; reported with the phase's result, then thrown. */
+  error?: unknown;
+}
+
+/**
+ * Send a completed phase's commits on: push them (and open the pull request in its phase), or
+ * with push: false leave them as a patch in the store. A failed phase's changes stay here.
+ */
+async function publishWork(
+  o: PhaseJobOptions,
+  { ran, work, issue }: { ran: Ran; work: Work; issue: IssueData },
+): Promise<Published> {
+  const { workspace, log } = o;
+  const first = ran.mine[0];
+  if (ran.outcome?.status !== "completed" || !first) {
+    log.info("The phase did not complete: its changes are not pushed.");
+    return {};
+  }
+  try {
+    if (!work.push) {
+      const file = patchFile(work.patchDir, first);
+      const wrote = await writePatch({ workspace, base: work.base, file });
+      log.info(
+        wrote
+          ? `Saved the phase's commits as ${path.relative(workspace, file)}, for the next job.`
+          : "The phase changed no files.",
+      );
+      return {};
+    }
+    await pushWorkBranch({ workspace, branch: work.branch, log });
+    if (!work.final) return {};
+    const base = o.event.defaultBranch ?? (await remoteDefaultBranch(workspace));
+    if (!base) {
+      throw new WorkBranchError(
+        "push",
+        "Neither the event nor origin names the default branch, so the pull request has no base.",
+      );
+    }
+    const pullRequest = await upsertPullRequest({
+      github: o.github,
+      issue,
+      branch: work.branch,
+      base,
+      sessions: ran.sessions,
+      current: ran.mine.map((s) => s.id),
+    }).catch((error: unknown) => {
+      throw new PullRequestError(work.branch, messageOf(error), { cause: error });
+    });
+    log.info(`Pull request #${pullRequest.number}: ${pullRequest.url}`);
+    return { pullRequest };
+  } catch (error) {
+    return { error };
   }
 }
 
@@ -386,6 +521,8 @@ async function runStep(
         pipeline,
         step: step.id,
         repoDir: o.workspace,
+        // Each agent's changes become a commit on the work branch, which is what travels.
+        commit: true,
         claude: {
           executable: args.executable,
           // The whole environment, not added to this process's: see claudeEnv.
@@ -415,6 +552,7 @@ async function finish(
   issueNumber: number,
   pipeline: PipelineDefinition,
   ran: Ran,
+  published: Published,
 ): Promise<PhaseOutputs> {
   const { inputs, log } = o;
   const key = saveKey(inputs.cacheKeyPrefix, issueNumber, ran.sessions.length, o.context);
@@ -435,14 +573,19 @@ async function finish(
     next: next?.id ?? null,
     cacheKey: saveError ? "" : key,
     runUrl: `${o.context.serverUrl}/${o.context.repository}/actions/runs/${o.context.runId}`,
+    pullRequest: published.pullRequest,
   };
-  const outputs = outputsOf(
-    status,
-    ran.mine,
-    ran.outcome?.parentSessionId ?? ran.mine[0]?.parentSession ?? null,
-    next,
-    report.cacheKey,
-  );
+  const outputs = {
+    ...outputsOf(
+      status,
+      ran.mine,
+      ran.outcome?.parentSessionId ?? ran.mine[0]?.parentSession ?? null,
+      next,
+      report.cacheKey,
+    ),
+    "pull-request-url": published.pullRequest?.url ?? "",
+    "pull-request-number": published.pullRequest ? String(published.pullRequest.number) : "",
+  };
   o.setOutputs(outputs);
   const markdown = renderReport(report);
   await bestEffort(log, "write the job summary", () => o.summary.write(markdown));
@@ -452,6 +595,7 @@ async function finish(
 
   const errors = [
     ran.error,
+    published.error,
     saveError,
     status === "failed" && ran.error === undefined
       ? new PhaseFailedError(ran.step.id, report.detail ?? "")

@@ -25,6 +25,16 @@ export interface RepoPermission {
   role: string;
 }
 
+export interface PullRequest {
+  number: number;
+  url: string;
+}
+
+export interface PullRequestContent {
+  title: string;
+  body: string;
+}
+
 /** The GitHub REST calls the action makes, all on the workflow's repository. */
 export interface GitHubApi {
   getPermission(login: string): Promise<RepoPermission>;
@@ -35,6 +45,10 @@ export interface GitHubApi {
   addLabels(issueNumber: number, labels: string[]): Promise<void>;
   /** Resolves as well when the issue does not have the label. */
   removeLabel(issueNumber: number, label: string): Promise<void>;
+  /** The open pull requests from `branch` of this repository. */
+  listOpenPulls(branch: string): Promise<PullRequest[]>;
+  createPull(pull: PullRequestContent & { head: string; base: string }): Promise<PullRequest>;
+  updatePull(pullNumber: number, pull: PullRequestContent): Promise<PullRequest>;
 }
 
 export interface Logger {

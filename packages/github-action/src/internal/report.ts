@@ -18,6 +18,8 @@ export interface PhaseReport {
   next: string | null;
   cacheKey: string;
   runUrl: string;
+  /** The pull request the job opened or updated. */
+  pullRequest?: { number: number; url: string };
 }
 
 /** The hidden line that identifies the progress comment of an issue, whoever posted it. */
@@ -112,6 +114,9 @@ function headline(report: PhaseReport): string {
 /** The report as Markdown; agent output is fenced so it cannot mention people or inject HTML. */
 export function renderReport(report: PhaseReport): string {
   const parts = [`### Miyabi pipeline for #${report.issueNumber}`, headline(report)];
+  if (report.pullRequest) {
+    parts.push(`Pull request: [#${report.pullRequest.number}](${report.pullRequest.url})`);
+  }
   if (report.detail) parts.push(fenced(report.detail));
   if (report.sessions.length > 0) {
     parts.push(`\`\`\`mermaid\n${lineageGraph(report.sessions, report.current)}\n\`\`\``);

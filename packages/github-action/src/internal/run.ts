@@ -39,6 +39,7 @@ function eventOf(context: typeof github.context): ActionEvent {
     label: pick(payload, ["label", "name"], "string"),
     sender: pick(payload, ["sender", "login"], "string"),
     issueNumber: pick(payload, ["issue", "number"], "number"),
+    defaultBranch: pick(payload, ["repository", "default_branch"], "string"),
   };
 }
 
@@ -91,6 +92,23 @@ export function gitHubApi(octokit: Octokit, owner: string, repo: string): GitHub
         // Someone removed it meanwhile: the state we want.
         if (httpStatus(error) !== 404) throw error;
       }
+    },
+    async listOpenPulls(branch) {
+      const pulls = await octokit.paginate(octokit.rest.pulls.list, {
+        ...where,
+        head: `${owner}:${branch}`,
+        state: "open",
+        per_page: 100,
+      });
+      return pulls.map((p) => ({ number: p.number, url: p.html_url }));
+    },
+    async createPull(pull) {
+      const { data } = await octokit.rest.pulls.create({ ...where, ...pull });
+      return { number: data.number, url: data.html_url };
+    },
+    async updatePull(pull_number, pull) {
+      const { data } = await octokit.rest.pulls.update({ ...where, pull_number, ...pull });
+      return { number: data.number, url: data.html_url };
     },
   };
 }

@@ -29,7 +29,7 @@ export function saveKey(
   return `${issueKeyPrefix(prefix, issueNumber)}${sessionCount}-${run.runId}-${run.runAttempt}-${run.job}`;
 }
 
-async function exists(file: string): Promise<boolean> {
+export async function exists(file: string): Promise<boolean> {
   try {
     await fs.lstat(file);
     return true;

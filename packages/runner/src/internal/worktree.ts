@@ -499,10 +499,14 @@ export interface CommitPhaseOptions {
   verify?: boolean;
 }
 
-/** Identity variables for the roles (author, committer) git has no explicit identity for. */
-async function identityEnv(
+/**
+ * Identity variables for the roles (author, committer) git has no explicit identity for, so
+ * commits (and rebases, `git am`) work on a fresh CI runner: `author` when given, else
+ * DEFAULT_AUTHOR for a role git cannot name.
+ */
+export async function identityEnv(
   cwd: string,
-  author: { name: string; email: string } | undefined,
+  author?: { name: string; email: string },
 ): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
   for (const role of ["AUTHOR", "COMMITTER"] as const) {

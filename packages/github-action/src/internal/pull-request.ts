@@ -1,0 +1,36 @@
+import type { Session } from "@miyabi/core";
+import type { GitHubApi, PullRequest } from "./ports.js";
+import { lineageGraph, phaseTable } from "./report.js";
+
+export interface PullRequestOptions {
+  github: GitHubApi;
+  issue: { number: number; title: string };
+  /** The work branch (head) and the branch it merges into (base). */
+  branch: string;
+  base: string;
+  /** Every session of the issue, oldest first. */
+  sessions: Session[];
+  /** Ids of the sessions the final job ran. */
+  current: readonly string[];
+}
+
+/** Links the issue (merging closes it) and shows how the work came about and what it cost. */
+export function pullRequestBody(o: Omit<PullRequestOptions, "github" | "base">): string {
+  return [
+    `Closes #${o.issue.number}`,
+    `The Miyabi pipeline's agents wrote this on \`${o.branch}\`, one commit per phase.`,
+    `\`\`\`mermaid\n${lineageGraph(o.sessions, o.current)}\n\`\`\``,
+    phaseTable(o.sessions, o.current),
+  ].join("\n\n");
+}
+
+/**
+ * Open the pull request from the work branch, or refresh the one already open for it (a
+ * re-run of the final phase), so an issue never has two.
+ */
+export async function upsertPullRequest(o: PullRequestOptions): Promise<PullRequest> {
+  const content = { title: `Miyabi: ${o.issue.title}`, body: pullRequestBody(o) };
+  const [open] = await o.github.listOpenPulls(o.branch);
+  if (open) return o.github.updatePull(open.number, content);
+  return o.github.createPull({ ...content, head: o.branch, base: o.base });
+}

@@ -1,0 +1,267 @@
+/**
+ * The work travelling with the session, end to end: the committed bundle under Node 24, the
+ * real Claude Code CLI against a scripted model that writes and reads files, and a bare
+ * repository as origin that every job clones afresh, as separate runners would.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import path from "node:path";
+import {
+  claudeBinPath,
+  type ModelServer,
+  modelServerEnv,
+  type ScriptedTurn,
+  startCacheServer,
+  startGitHubStub,
+  startModelServer,
+} from "@miyabi/testkit";
+import { afterAll, describe, expect, it, type TestContext } from "vitest";
+import { bareOrigin, sh } from "./git.js";
+import {
+  type ActionResult,
+  checkout,
+  errorAnnotations,
+  freshDir,
+  issueEvent,
+  OWNER,
+  REPO,
+  removeScratch,
+  runAction,
+} from "./harness.js";
+
+const ISSUE = 7;
+const BRANCH = `miyabi/issue-${ISSUE}`;
+const READ_ID = "toolu_review_reads_counter";
+const COUNTER = "src/counter.js";
+
+afterAll(removeScratch);
+
+/** One agent turn: what the model answers, given the job's workspace. */
+type Turn = (workspace: string) => ScriptedTurn | Promise<ScriptedTurn>;
+
+interface Rig {
+  origin: string;
+  github: Awaited<ReturnType<typeof startGitHubStub>>;
+  server: ModelServer;
+  /** Run one job of `phase` in a fresh clone, its agent answering with `turns` in order. */
+  job(
+    phase: string,
+    turns: Turn[],
+    options?: { inputs?: Record<string, string>; attempt?: number },
+  ): Promise<ActionResult>;
+}
+
+async function rig(t: TestContext): Promise<Rig> {
+  const cache = await startCacheServer({});
+  const github = await startGitHubStub({
+    owner: OWNER,
+    repo: REPO,
+    permissions: { alice: "admin" },
+    issues: [{ number: ISSUE, title: "Add a widget counter", body: "Count them.", labels: [] }],
+  });
+  let current: { turns: Turn[]; next: number; workspace: string } | undefined;
+  const server = await startModelServer({
+    script: async () => {
+      const job = current;
+      const turn = job?.turns[job.next++];
+      return turn && job ? turn(job.workspace) : { text: "Done." };
+    },
+  });
+  t.onTestFinished(async () => {
+    await Promise.all([cache.close(), github.close(), server.close()]);
+  });
+  const origin = bareOrigin(await freshDir("origin"));
+  let previousKey = "";
+  return {
+    origin,
+    github,
+    server,
+    async job(phase, turns, options = {}) {
+      const workspace = await checkout(origin);
+      current = { turns, next: 0, workspace };
+      const home = await freshDir("claude-home");
+      const { ANTHROPIC_API_KEY: _dummy, ...env } = modelServerEnv(server, { home });
+      const result = await runAction({
+        apiUrl: github.url,
+        cacheEnv: cache.env(),
+        origin,
+        workspace,
+        payload: issueEvent({ issueNumber: ISSUE }),
+        job: phase,
+        runAttempt: options.attempt ?? 1,
+        env,
+        inputs: {
+          "anthropic-api-key": "sk-ant-api03-e2e-branch-0123456789",
+          "claude-path": claudeBinPath(),
+          phase,
+          ...(previousKey ? { "cache-key": previousKey } : {}),
+          ...options.inputs,
+        },
+      });
+      if (result.outputs["cache-key"]) previousKey = result.outputs["cache-key"];
+      return result;
+    },
+  };
+}
+
+const write =
+  (file: string, content: string): Turn =>
+  (ws) => ({ toolUses: [{ name: "Write", input: { file_path: path.join(ws, file), content } }] });
+const read: Turn = (ws) => ({
+  toolUses: [{ id: READ_ID, name: "Read", input: { file_path: path.join(ws, COUNTER) } }],
+});
+const edit: Turn = (ws) => ({
+  toolUses: [
+    {
+      name: "Edit",
+      input: {
+        file_path: path.join(ws, COUNTER),
+        old_string: "count = 0",
+        new_string: "count = 1",
+      },
+    },
+  ],
+});
+const say =
+  (text: string): Turn =>
+  () => ({ text });
+
+/** Push a commit to the branch from another clone while the job runs, as someone else would. */
+function foreignPush(origin: string, file: string, content: string): Turn {
+  return async () => {
+    const clone = await mkdtemp(path.join(path.dirname(origin), "foreign-"));
+    sh(clone, "clone", "--quiet", origin, ".");
+    const exists = sh(origin, "branch", "--list", BRANCH) !== "";
+    sh(clone, "switch", "--quiet", ...(exists ? [BRANCH] : ["-c", BRANCH]));
+    mkdirSync(path.dirname(path.join(clone, file)), { recursive: true });
+    writeFileSync(path.join(clone, file), content);
+    sh(clone, "add", file);
+    sh(clone, "commit", "--quiet", "-m", "foreign change");
+    sh(clone, "push", "--quiet", "origin", `HEAD:refs/heads/${BRANCH}`);
+    return { text: "Done." };
+  };
+}
+
+/** What Review's Read returned to the model: the file as the job's fresh checkout had it. */
+function readResult(server: ModelServer): string {
+  for (const request of server.requests) {
+    const messages = (request.body as { messages?: { content?: unknown }[] } | undefined)?.messages;
+    for (const message of messages ?? []) {
+      if (!Array.isArray(message.content)) continue;
+      for (const block of message.content as Record<string, unknown>[]) {
+        if (block.type === "tool_result" && block.tool_use_id === READ_ID) {
+          return JSON.stringify(block.content);
+        }
+      }
+    }
+  }
+  return "";
+}
+
+function expectOk(result: ActionResult, name: string): void {
+  expect(result.code, `${name}\n${result.stdout}\n${result.stderr}`).toBe(0);
+}
+
+const log = (origin: string, format: string) =>
+  sh(origin, "log", `--format=${format}`, BRANCH).split("\n");
+
+describe("action bundle: the work travels on the issue's branch", () => {
+  it("codegen -> review -> test -> deploy, a foreign push rebased over, one pull request", async (t) => {
+    const r = await rig(t);
+    const codegen = await r.job("codegen", [
+      write(COUNTER, "export let count = 0;\n"),
+      say("Wrote the counter."),
+    ]);
+    expectOk(codegen, "codegen");
+    const review = await r.job("review", [read, edit, say("Reviewed.")]);
+    expectOk(review, "review");
+    // Review ran in a fresh clone: CodeGen's file reached it only through the branch.
+    expect(readResult(r.server)).toContain("export let count = 0;");
+    const test = await r.job("test", [
+      write("test/counter.test.js", "// counts\n"),
+      foreignPush(r.origin, "NOTES.md", "someone else's notes\n"),
+    ]);
+    expectOk(test, "test");
+    expect(test.stdout).toContain(`${BRANCH} moved on origin meanwhile; rebasing`);
+    const deploy = await r.job("deploy", [say("Ready.")]);
+    expectOk(deploy, "deploy");
+
+    expect(log(r.origin, "%s")).toEqual([
+      `Test: TestAgent for #${ISSUE}`,
+      "foreign change",
+      `Review: ReviewAgent for #${ISSUE}`,
+      `CodeGeneration: CodeGenAgent for #${ISSUE}`,
+      "initial",
+    ]);
+    const bodies = log(r.origin, "%b").join("\n");
+    for (const x of [codegen, review, test]) {
+      expect(bodies).toContain(`Miyabi session ${x.outputs["session-id"]}`);
+    }
+    const committed = sh(r.origin, "log", "--all", "--name-only", "--format=").split("\n");
+    expect(committed.filter((f) => f.startsWith(".ai"))).toEqual([]);
+    expect(sh(r.origin, "show", `${BRANCH}:${COUNTER}`)).toBe("export let count = 1;");
+
+    expect(r.github.state.pulls).toEqual([
+      expect.objectContaining({ head: BRANCH, base: "main", state: "open" }),
+    ]);
+    const pull = r.github.state.pulls[0];
+    expect(pull?.body).toMatch(/^Closes #7\n/);
+    expect(pull?.body).toContain("| ▶ | DeployAgent | PullRequest | Completed |");
+    expect(deploy.outputs["pull-request-url"]).toBe(pull?.html_url);
+    expect(deploy.outputs["pull-request-number"]).toBe(String(pull?.number));
+    expect(deploy.summary).toContain(`Pull request: [#${pull?.number}](${pull?.html_url})`);
+    expect(r.github.state.comments[0]?.body).toContain(`Pull request: [#${pull?.number}]`);
+
+    // A re-run of the final job refreshes the pull request instead of opening a second one.
+    const again = await r.job("deploy", [say("Ready again.")], {
+      inputs: { "cache-key": test.outputs["cache-key"] ?? "" },
+      attempt: 2,
+    });
+    expectOk(again, "deploy re-run");
+    expect(r.github.state.pulls).toHaveLength(1);
+    expect(
+      r.github.requests.filter((q) => q.method === "PATCH" && q.path.includes("/pulls/")),
+    ).toHaveLength(1);
+  });
+
+  it("a conflicting foreign push fails the job clearly and is not overwritten", async (t) => {
+    const r = await rig(t);
+    const result = await r.job("codegen", [
+      write(COUNTER, "export let count = 0;\n"),
+      foreignPush(r.origin, COUNTER, "export const other = true;\n"),
+    ]);
+    expect(result.code).toBe(1);
+    expect(errorAnnotations(result.stdout).at(-1)).toMatch(
+      /^Pushing the phase's commits to miyabi\/issue-7 was rejected: its new commits on origin conflict with this phase's, so they could not be rebased \(CONFLICT \(add\/add\): Merge conflict in src\/counter\.js\)\. Nothing was force-pushed/,
+    );
+    expect(log(r.origin, "%s")).toEqual(["foreign change", "initial"]);
+    expect(result.outputs.status).toBe("completed");
+    expect(result.outputs["cache-key"]).not.toBe("");
+  });
+
+  it("push: false carries the work as a patch; only the pull request phase pushes", async (t) => {
+    const r = await rig(t);
+    const inputs = { push: "false", "pull-request-phase": "review" };
+    const codegen = await r.job(
+      "codegen",
+      [write(COUNTER, "export let count = 0;\n"), say("Wrote the counter.")],
+      { inputs },
+    );
+    expectOk(codegen, "codegen");
+    expect(sh(r.origin, "branch", "--list", BRANCH)).toBe("");
+    expect(codegen.stdout).toMatch(/Saved the phase's commits as \.ai\/sessions\/patches\//);
+    const review = await r.job("review", [read, edit, say("Reviewed.")], { inputs });
+    expectOk(review, "review");
+    expect(review.stdout).toContain("Applied 1 earlier phases' patches");
+    expect(readResult(r.server)).toContain("export let count = 0;");
+    expect(log(r.origin, "%s")).toEqual([
+      `Review: ReviewAgent for #${ISSUE}`,
+      `CodeGeneration: CodeGenAgent for #${ISSUE}`,
+      "initial",
+    ]);
+    const committed = sh(r.origin, "log", "--all", "--name-only", "--format=").split("\n");
+    expect(committed.filter((f) => f.startsWith(".ai"))).toEqual([]);
+    expect(r.github.state.pulls).toEqual([expect.objectContaining({ head: BRANCH, base: "main" })]);
+    expect(review.outputs["pull-request-number"]).toBe(String(r.github.state.pulls[0]?.number));
+  });
+});
