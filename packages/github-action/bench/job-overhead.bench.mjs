@@ -12,7 +12,7 @@
 //
 // The job's environment is built here as test/harness.ts builds it: that file is TypeScript,
 // and a bench must run on plain `node` with nothing but the installed packages.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import fs from "node:fs/promises";
@@ -85,10 +85,38 @@ function issuePayload(action) {
   };
 }
 
-/** A fresh runner directory, workspace and HOME, and the environment the runner gives a step. */
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: "Bench",
+  GIT_AUTHOR_EMAIL: "bench@example.invalid",
+  GIT_COMMITTER_NAME: "Bench",
+  GIT_COMMITTER_EMAIL: "bench@example.invalid",
+};
+const git = (cwd, ...args) => execFileSync("git", args, { cwd, env: GIT_ENV, stdio: "ignore" });
+let origin;
+
+/** A bare repository with one commit on main, standing in for the repository jobs check out. */
+async function bareOrigin() {
+  const root = await scratch("origin");
+  const seed = path.join(root, "seed");
+  origin = path.join(root, "origin.git");
+  git(root, "init", "--quiet", "--bare", "--initial-branch=main", origin);
+  git(root, "init", "--quiet", "--initial-branch=main", seed);
+  await fs.writeFile(path.join(seed, "README.md"), "# bench\n");
+  git(seed, "add", "README.md");
+  git(seed, "commit", "--quiet", "-m", "initial");
+  git(seed, "push", "--quiet", origin, "main");
+}
+
+/**
+ * A fresh runner directory, workspace (a clone of origin, as actions/checkout leaves it) and
+ * HOME, and the environment the runner gives a step.
+ */
 async function jobEnv({ payload, apiUrl, cacheEnv, inputs, runId, env }) {
   const runnerDir = await scratch("runner");
   const workspace = await scratch("workspace");
+  if (!origin) await bareOrigin();
+  git(workspace, "clone", "--quiet", origin, ".");
   const home = await scratch("home");
   const files = Object.fromEntries(
     ["output", "step_summary", "state", "env", "path"].map((name) => [
