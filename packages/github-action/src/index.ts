@@ -1,5 +1,11 @@
 export { splitArgs } from "./internal/args.js";
-export { type Credential, claudeEnv, installClaude } from "./internal/claude.js";
+export {
+  type Credential,
+  claudeCacheKey,
+  claudeEnv,
+  type InstallClaudeOptions,
+  installClaude,
+} from "./internal/claude.js";
 export {
   ActionInputError,
   CacheSaveError,

@@ -3,7 +3,7 @@
  * and GitHub API stand-ins (and, where a phase runs, the real Claude Code CLI against the
  * scripted model server).
  */
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { SessionStore } from "@miyabi/core";
 import {
@@ -19,6 +19,7 @@ import {
   unreachableCacheEnv,
 } from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
+import { fakeNpm } from "./fake-npm.js";
 import { bareOrigin } from "./git.js";
 import {
   type ActionJob,
@@ -276,6 +277,41 @@ describe("action bundle: saving fails after a phase ran", () => {
       /^The session store could not be saved to the cache under "miyabi-sessions-issue-7-1-/,
     );
     expect(result.outputs.status).toBe("completed");
+  });
+});
+
+describe("action bundle: the Claude Code CLI travels through the Actions cache", () => {
+  it("job 1 installs it with npm and saves it; job 2, on a fresh runner, restores it", async (t) => {
+    const r = await rig(t);
+    const server = await modelServer(t);
+    // The fake npm "installs" a claude that runs the real CLI, so the phases still run.
+    const npm = await fakeNpm({ claude: claudeBinPath() });
+    // One path for every job, as /opt/hostedtoolcache is on GitHub-hosted runners.
+    const toolCache = await freshDir("hostedtoolcache");
+    const key = `miyabi-claude-2.1.332-${process.platform}-${process.arch}`;
+    const env = { PATH: `${npm.bin}:/usr/local/bin:/usr/bin:/bin`, RUNNER_TOOL_CACHE: toolCache };
+    const first = await runAction(
+      await claudeJob(r, server, { job: "codegen", env, inputs: { "claude-path": "" } }),
+    );
+    expect(first.code, first.stdout).toBe(0);
+    expect(await npm.runs()).toHaveLength(1);
+    expect(first.stdout).toContain(`Saved Claude Code 2.1.332 to the cache as "${key}".`);
+    expect(r.cache.entries().map((e) => e.key)).toContain(key);
+
+    // A fresh machine: nothing left in the tool cache.
+    await rm(toolCache, { recursive: true });
+    await mkdir(toolCache);
+    const second = await runAction(
+      await claudeJob(r, server, {
+        job: "review",
+        env,
+        inputs: { "claude-path": "", "cache-key": first.outputs["cache-key"] ?? "" },
+      }),
+    );
+    expect(second.code, second.stdout).toBe(0);
+    expect(await npm.runs()).toHaveLength(1);
+    expect(second.stdout).toContain(`Restored Claude Code 2.1.332 from the cache ("${key}")`);
+    expect(second.outputs.status).toBe("completed");
   });
 });
 

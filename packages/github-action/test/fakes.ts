@@ -24,7 +24,12 @@ import { bareOrigin, sh } from "./git.js";
 
 export class FakeCache implements Cache {
   readonly entries = new Map<string, string>();
-  readonly calls: { op: "restore" | "save"; key: string; restoreKeys?: string[] }[] = [];
+  readonly calls: {
+    op: "restore" | "save";
+    paths: string[];
+    key: string;
+    restoreKeys?: string[];
+  }[] = [];
   /** What save does instead of saving: return -1, or throw. */
   saveFault: "refuse" | "throw" | undefined;
   /** Restore finds nothing, as when the service is down. */
@@ -36,7 +41,7 @@ export class FakeCache implements Cache {
   ) {}
 
   async restore(paths: string[], primaryKey: string, restoreKeys: string[]) {
-    this.calls.push({ op: "restore", key: primaryKey, restoreKeys });
+    this.calls.push({ op: "restore", paths, key: primaryKey, restoreKeys });
     if (this.down) return undefined;
     const keys = [...this.entries.keys()];
     const key =
@@ -52,7 +57,7 @@ export class FakeCache implements Cache {
   }
 
   async save(paths: string[], key: string) {
-    this.calls.push({ op: "save", key });
+    this.calls.push({ op: "save", paths, key });
     if (this.saveFault === "refuse" || this.entries.has(key)) return -1;
     if (this.saveFault === "throw") throw new Error("Path Validation Error: injected");
     const snapshot = path.join(this.root, `entry-${this.entries.size}`);

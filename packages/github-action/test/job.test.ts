@@ -1,11 +1,14 @@
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { SessionStore } from "@miyabi/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   ActionInputError,
+  type Cache,
   CacheSaveError,
+  claudeCacheKey,
   commentMarker,
+  installClaude,
   MissingCredentialError,
   PhaseFailedError,
   type PhaseOutputs,
@@ -14,9 +17,13 @@ import {
   SessionsNotRestoredError,
   UnknownPhaseError,
 } from "../src/index.js";
+import { fakeNpm, withPath } from "./fake-npm.js";
 import { fakeRunner, type JobRun, job, type World, world } from "./fakes.js";
+import { removeScratch } from "./harness.js";
 
 let w: World;
+
+afterAll(removeScratch);
 
 beforeEach(async () => {
   w = await world();
@@ -150,6 +157,7 @@ describe("restoring", () => {
     expect(first?.status).toBe("completed");
     expect(w.cache.calls[0]).toEqual({
       op: "restore",
+      paths: [".ai/sessions"],
       key: "miyabi-sessions-issue-7-",
       restoreKeys: [],
     });
@@ -334,6 +342,33 @@ describe("a phase that runs", () => {
     expect(calls[0]?.claude.executable).toBe(
       "/tool-cache/miyabi-claude/2.1.400/node_modules/.bin/claude",
     );
+  });
+});
+
+describe("installing Claude through the Actions cache", () => {
+  it("a refused or failing save of the CLI is a warning: the phase runs and the store is saved", async () => {
+    const { runner, calls } = fakeRunner();
+    const npm = await fakeNpm();
+    const toolRoot = path.join(w.root, "tool-cache");
+    // The session store's saves go through; only the CLI's throws.
+    const cliCache: Cache = {
+      restore: (paths, key, restoreKeys) => w.cache.restore(paths, key, restoreKeys),
+      save: async () => {
+        throw new Error("Cache service responded with 503");
+      },
+    };
+    const j = await job(w, { "claude-path": "", "claude-version": "2.1.400" }, { runner });
+    j.options.installClaude = (version) =>
+      installClaude({ version, toolRoot, cache: cliCache, log: j.log });
+    const outputs = await withPath(npm.bin, () => run(j));
+    expect(outputs.status).toBe("completed");
+    expect(calls[0]?.claude.executable).toBe(
+      path.join(toolRoot, "miyabi-claude", "2.1.400", "node_modules", ".bin", "claude"),
+    );
+    expect(j.log.lines).toContain(
+      `warning: Claude Code 2.1.400 was not saved to the cache as "${claudeCacheKey("2.1.400")}" (Cache service responded with 503); the next job will install it with npm again.`,
+    );
+    expect([...w.cache.entries.keys()]).toEqual([outputs["cache-key"]]);
   });
 });
 

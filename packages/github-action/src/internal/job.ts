@@ -98,7 +98,10 @@ export interface PhaseJobOptions {
   summary: Summary;
   setOutputs(outputs: PhaseOutputs): void;
   runner: Runner;
-  /** Install the CLI at `version`, returning its executable; used when none is given or on PATH. */
+  /**
+   * Install the CLI at `version` (from the Actions cache when it holds it), returning its
+   * executable; used when none is given or on PATH.
+   */
   installClaude(version: string): Promise<string>;
   /** Aborted when the job is cancelled: the runner stops the agent and records the session. */
   signal?: AbortSignal;
@@ -354,7 +357,9 @@ export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
         const executable =
           inputs.claudePath ??
           (await findOnPath("claude", o.env.PATH)) ??
-          (await o.installClaude(inputs.claudeVersion));
+          (await log.group(`Claude Code ${inputs.claudeVersion}`, () =>
+            o.installClaude(inputs.claudeVersion),
+          ));
         const labelSet = new Set(labels);
         work = await log.group(`Work branch ${issueBranchName(issueNumber)}`, () =>
           prepareWork(o, { store, storeDir, issueNumber, final: step === pullRequestStep }),

@@ -7,7 +7,7 @@ import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
 import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
-import type { GitHubApi } from "./ports.js";
+import type { Cache, GitHubApi, Logger } from "./ports.js";
 
 type Octokit = ReturnType<typeof github.getOctokit>;
 
@@ -147,6 +147,17 @@ export async function run(): Promise<void> {
     );
     const { context } = github;
     const { owner, repo } = context.repo;
+    const actionsCache: Cache = {
+      restore: (paths, primaryKey, restoreKeys) =>
+        cache.restoreCache(paths, primaryKey, restoreKeys),
+      save: (paths, key) => cache.saveCache(paths, key),
+    };
+    const log: Logger = {
+      info: (message) => core.info(message),
+      notice: (message) => core.notice(message),
+      warning: (message) => core.warning(message),
+      group: (name, fn) => core.group(name, fn),
+    };
     await runPhaseJob({
       inputs,
       event: eventOf(context),
@@ -159,18 +170,9 @@ export async function run(): Promise<void> {
       },
       workspace: process.cwd(),
       env: process.env,
-      cache: {
-        restore: (paths, primaryKey, restoreKeys) =>
-          cache.restoreCache(paths, primaryKey, restoreKeys),
-        save: (paths, key) => cache.saveCache(paths, key),
-      },
+      cache: actionsCache,
       github: gitHubApi(github.getOctokit(inputs.githubToken), owner, repo),
-      log: {
-        info: (message) => core.info(message),
-        notice: (message) => core.notice(message),
-        warning: (message) => core.warning(message),
-        group: (name, fn) => core.group(name, fn),
-      },
+      log,
       summary: {
         write: async (markdown) => {
           await core.summary.addRaw(markdown).write();
@@ -179,11 +181,13 @@ export async function run(): Promise<void> {
       setOutputs,
       runner: { loadPipeline, nextStep, runPhase },
       installClaude: (version) =>
-        installClaude(
+        installClaude({
           version,
-          process.env.RUNNER_TOOL_CACHE || process.env.RUNNER_TEMP || os.tmpdir(),
-          (message) => core.info(message),
-        ),
+          // The same absolute path in every hosted job, as the cache entry's version needs.
+          toolRoot: process.env.RUNNER_TOOL_CACHE || process.env.RUNNER_TEMP || os.tmpdir(),
+          cache: actionsCache,
+          log,
+        }),
       signal: cancel.signal,
     });
   } catch (error) {

@@ -1,0 +1,58 @@
+/**
+ * A stand-in `npm` for installClaude: a shell script that appends its arguments to a log and
+ * "installs" by writing `<prefix>/node_modules/.bin/claude` where npm would link it, so no
+ * test downloads the ~190 MB package.
+ */
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { freshDir } from "./harness.js";
+
+/** Write an executable shell script. */
+export async function executable(file: string, script: string): Promise<string> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `#!/bin/sh\n${script}\n`);
+  await chmod(file, 0o755);
+  return file;
+}
+
+export interface FakeNpm {
+  /** The directory holding `npm`: put it first on PATH. */
+  bin: string;
+  /** Each run's arguments, space-separated, one line per run. */
+  runs(): Promise<string[]>;
+}
+
+/**
+ * A fake npm whose `install --prefix <prefix> …` creates `<prefix>/node_modules/.bin/claude`
+ * running `claude` (default: a script that exits 0), or that runs `script` instead.
+ */
+export async function fakeNpm(
+  options: { claude?: string; script?: string } = {},
+): Promise<FakeNpm> {
+  const bin = await freshDir("npm-bin");
+  const log = path.join(bin, "runs.log");
+  await writeFile(log, "");
+  const body = options.claude ? `exec '${options.claude}' "$@"` : "exit 0";
+  const install = [
+    // $3 is the prefix: npm install --prefix <prefix> ...
+    `mkdir -p "$3/node_modules/.bin"`,
+    `printf '#!/bin/sh\\n%s\\n' '${body.replace(/'/g, `'"'"'`)}' > "$3/node_modules/.bin/claude"`,
+    `chmod +x "$3/node_modules/.bin/claude"`,
+  ].join("\n");
+  await executable(path.join(bin, "npm"), `echo "$*" >> '${log}'\n${options.script ?? install}`);
+  return {
+    bin,
+    runs: async () => (await readFile(log, "utf8")).split("\n").filter((line) => line !== ""),
+  };
+}
+
+/** Run `fn` with `npm` first on this process's PATH, where installClaude's execFile looks. */
+export async function withPath<T>(bin: string, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}${path.delimiter}${saved ?? ""}`;
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
