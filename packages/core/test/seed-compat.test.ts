@@ -113,6 +113,8 @@ describe("the seed README's sessions.json", () => {
     await store.fail(ROOT, "boom");
     await store.close();
     const written = JSON.parse(await fs.readFile(path.join(dir, "sessions.json"), "utf8"));
+    expect(Object.keys(written)).toEqual(["sessions", "version", "written_by"]);
+    expect(written.written_by).toBe("another tool");
     expect(written.sessions[0]).toMatchObject({
       created_at: "2025-10-27T04:30:00.123456789Z",
       future_field: { kept: true },

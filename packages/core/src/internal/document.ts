@@ -72,7 +72,20 @@ export async function readDocumentFile(file: string): Promise<StoreDocument | nu
   return parseDocument(raw, file);
 }
 
-/** The seed's layout: pretty-printed with two spaces, `sessions` then `version`. */
-export function serializeDocument(sessions: Iterable<DiskSession>): string {
-  return `${JSON.stringify({ sessions: [...sessions], version: STORE_VERSION }, null, 2)}\n`;
+/**
+ * The seed's layout: pretty-printed with two spaces, `sessions` then `version`, then any other
+ * top-level fields another tool wrote (kept, not understood).
+ */
+export function serializeDocument(
+  sessions: Iterable<DiskSession>,
+  extra: Record<string, unknown> = {},
+): string {
+  return `${JSON.stringify({ sessions: [...sessions], version: STORE_VERSION, ...extra }, null, 2)}\n`;
+}
+
+/** Top-level fields of a document other than the ones this format defines. */
+export function extraFields(doc: StoreDocument | null): Record<string, unknown> {
+  if (!doc) return {};
+  const { sessions: _sessions, version: _version, ...rest } = doc;
+  return rest;
 }

@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { readDocumentFile, serializeDocument } from "./document.js";
+import { extraFields, readDocumentFile, serializeDocument } from "./document.js";
 import {
   IllegalTransitionError,
   MiyabiError,
@@ -170,6 +170,8 @@ export class SessionStore {
   #offset = 0;
   #headerBytes = 0;
   #jsonStamp: string | null = null;
+  /** Top-level fields of sessions.json this release does not know, written back unchanged. */
+  #extra: Record<string, unknown> = {};
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -690,6 +692,7 @@ export class SessionStore {
     }
     if (this.#loaded && stamp === this.#jsonStamp && !journal && this.#generation === null) return;
     const doc = await readDocumentFile(this.file);
+    this.#extra = extraFields(doc);
     if (journal && !journal.fromStart) journal = await readJournal(this.journalFile);
     const table = SessionTable.from(doc?.sessions ?? []);
     for (const r of journal?.records ?? []) table.apply(r);
@@ -723,7 +726,7 @@ export class SessionStore {
    * so replaying them changes nothing.
    */
   async #compactLocked(): Promise<void> {
-    await writeFileAtomic(this.file, serializeDocument(this.#table.values()));
+    await writeFileAtomic(this.file, serializeDocument(this.#table.values(), this.#extra));
     this.#jsonStamp = await fileStamp(this.file);
     await this.#newJournal();
   }
