@@ -34,6 +34,7 @@ export {
   type HandoffMode,
   resolveSettings,
 } from "./internal/settings.js";
+export { abortOnProcessSignals } from "./internal/signals.js";
 export { parseStreamLine, type ResultLine, type StreamEvent } from "./internal/stream.js";
 export {
   claudeConfigDir,
@@ -53,6 +54,7 @@ export {
   identityEnv,
   issueBranchName,
   listIssueWorktrees,
+  phaseCommitMessage,
   pruneWorktrees,
   type RemoveIssueWorktreeOptions,
   removeIssueWorktree,

@@ -2,20 +2,22 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { InvalidInputError, type Phase, type Session, SessionStore } from "@miyabi/core";
 import {
+  abortOnProcessSignals,
   type ClaudeSettings,
   commitPhase,
   ensureIssueWorktree,
   HANDOFF_MODES,
   type HandoffMode,
   loadPipeline,
+  phaseCommitMessage,
   renderPrompt,
   resolveClaude,
   resolveSettings,
   runPipeline,
   runSession,
 } from "@miyabi/runner";
-import { type Command, InvalidArgumentError, Option } from "commander";
-import { type CommandContext, phaseOption, withStore } from "./context.js";
+import { type Command, Option } from "commander";
+import { type CommandContext, intArg, phaseOption, withStore } from "./context.js";
 import { paintStatus } from "./format.js";
 import { progressPrinter } from "./progress.js";
 
@@ -28,22 +30,16 @@ export interface ClaudeFlags {
   permissionMode?: string;
 }
 
-const positiveInt = (name: string) => (value: string) => {
-  if (!/^[1-9]\d*$/.test(value))
-    throw new InvalidArgumentError(`${name} must be a positive whole number.`);
-  return Number(value);
-};
-
 /** Options shared by every command that starts Claude. */
 export function addClaudeOptions(cmd: Command): Command {
   return cmd
     .option("--claude <path>", "Claude Code CLI to run (default: claude on PATH)")
     .option("--model <model>", "model for the agent")
-    .option("--max-turns <n>", "stop the agent after this many turns", positiveInt("--max-turns"))
+    .option("--max-turns <n>", "stop the agent after this many turns", intArg("--max-turns", 1))
     .option(
       "--timeout <minutes>",
       "kill the agent's process tree after this long",
-      positiveInt("--timeout"),
+      intArg("--timeout", 1),
     )
     .option(
       "--allowed-tools <list>",
@@ -72,21 +68,6 @@ export function claudeSettings(flags: ClaudeFlags): ClaudeSettings {
       .map((t) => t.trim())
       .filter(Boolean),
     permissionMode: flags.permissionMode as ClaudeSettings["permissionMode"],
-  };
-}
-
-/** Abort on Ctrl-C so the agent's process tree is stopped and the session recorded. */
-function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    },
   };
 }
 
@@ -120,7 +101,7 @@ export async function runRecorded(
     write: (t) => process.stderr.write(t),
     tty: process.stderr.isTTY === true,
   });
-  const interrupt = interruptSignal();
+  const interrupt = abortOnProcessSignals();
   const cwd = args.cwd ?? session.context.worktreePath ?? process.cwd();
   try {
     return await runSession({
@@ -136,11 +117,7 @@ export async function runRecorded(
       onProgress: printer.onProgress,
       signal: interrupt.signal,
       commit: args.commit
-        ? () =>
-            commitPhase({
-              worktree: cwd,
-              message: `${session.context.currentPhase}: ${session.agentName}${session.context.issueNumber === null ? "" : ` for #${session.context.issueNumber}`}\n\nMiyabi session ${session.id}`,
-            })
+        ? () => commitPhase({ worktree: cwd, message: phaseCommitMessage(session) })
         : undefined,
     });
   } finally {
@@ -168,7 +145,7 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
         "--purpose <text>",
         "what the session is for (also the task when no --prompt)",
       )
-      .option("--issue <number>", "GitHub issue number", positiveInt("--issue"))
+      .option("--issue <number>", "GitHub issue number", intArg("--issue", 1))
       .addOption(phaseOption("--phase <phase>", "pipeline phase").default("CodeGeneration"))
       .option("--prompt <text>", "prompt for Claude (default: the phase's template)")
       .option(
@@ -234,7 +211,7 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
       .description(
         "run the agent pipeline for an issue, phase by phase, stopping at the first failure",
       )
-      .requiredOption("--issue <number>", "GitHub issue number", positiveInt("--issue"))
+      .requiredOption("--issue <number>", "GitHub issue number", intArg("--issue", 1))
       .option("--title <text>", "issue title given to the agents", "")
       .option("--body <text>", "issue body given to the agents", "")
       .option("--body-file <path>", "read the issue body from a file")
@@ -283,7 +260,7 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
         write: (t) => process.stderr.write(t),
         tty: process.stderr.isTTY === true,
       });
-      const interrupt = interruptSignal();
+      const interrupt = abortOnProcessSignals();
       const outcomes = await withStore(ctx, true, async (store) => {
         try {
           return await runPipeline({

@@ -17,10 +17,18 @@ export interface CommandContext {
   exitCode: number;
 }
 
-export const intArg = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number.`);
-  return Number(value);
-};
+/** A commander parser for whole numbers of at least `min`. */
+export const intArg =
+  (name: string, min = 0) =>
+  (value: string) => {
+    const pattern = min >= 1 ? /^[1-9]\d*$/ : /^\d+$/;
+    if (!pattern.test(value) || Number(value) < min) {
+      throw new InvalidArgumentError(
+        min === 1 ? `${name} must be a positive whole number.` : `${name} must be a whole number.`,
+      );
+    }
+    return Number(value);
+  };
 
 export const phaseOption = (flags: string, description: string) =>
   new Option(flags, description).choices(PHASES);

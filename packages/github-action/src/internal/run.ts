@@ -2,7 +2,7 @@ import os from "node:os";
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import * as github from "@actions/github";
-import { loadPipeline, nextStep, runPhase } from "@miyabi/runner";
+import { abortOnProcessSignals, loadPipeline, nextStep, runPhase } from "@miyabi/runner";
 import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
@@ -113,21 +113,6 @@ export function gitHubApi(octokit: Octokit, owner: string, repo: string): GitHub
   };
 }
 
-/** Cancelling a job sends SIGINT, then SIGTERM: let the runner stop the agent and record it. */
-function cancelSignal(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const cancel = () => controller.abort(new Error("the job was cancelled"));
-  process.once("SIGINT", cancel);
-  process.once("SIGTERM", cancel);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off("SIGINT", cancel);
-      process.off("SIGTERM", cancel);
-    },
-  };
-}
-
 /** The action's entry point: the only code that talks to @actions/* and the runner's process. */
 export async function run(): Promise<void> {
   let reported = false;
@@ -135,7 +120,7 @@ export async function run(): Promise<void> {
     for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
     reported = true;
   };
-  const cancel = cancelSignal();
+  const cancel = abortOnProcessSignals("the job was cancelled");
   try {
     // Masked before anything else runs, so no later log line can show them.
     for (const name of SECRET_INPUTS) {

@@ -4,8 +4,13 @@ import { resolveClaude } from "./executable.js";
 import { findStep, nextStep, type PipelineDefinition, type PipelineStep } from "./pipeline.js";
 import { findPromptTemplate, type IssueData, renderPrompt } from "./prompts.js";
 import { type ProgressEvent, runSession } from "./session-run.js";
-import { type ClaudeSettings, type HandoffMode, resolveSettings } from "./settings.js";
-import { commitPhase } from "./worktree.js";
+import {
+  type ClaudeSettings,
+  type HandoffMode,
+  type ResolvedClaudeSettings,
+  resolveSettings,
+} from "./settings.js";
+import { commitPhase, phaseCommitMessage } from "./worktree.js";
 
 export interface RunPhaseOptions {
   store: SessionStore;
@@ -121,9 +126,9 @@ async function startSessions(
 
 function stepSettings(
   options: RunPhaseOptions,
+  base: ResolvedClaudeSettings,
   step: PipelineStep,
-): ReturnType<typeof resolveSettings> {
-  const base = resolveSettings(options.claude);
+): ResolvedClaudeSettings {
   return {
     ...base,
     model: base.model ?? step.model,
@@ -151,17 +156,14 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
   const { store, issue } = options;
   const head = await store.issueHead(issue.number);
   const step = chooseStep(options, head);
-  const stepped = stepSettings(options, step);
+  const stepped = stepSettings(options, settings, step);
   const mode: HandoffMode = stepped.mode ?? step.mode;
   const cwd = path.resolve(options.repoDir, options.worktree ?? ".");
   // Agents of one step share the worktree; their commits must not race for git's index lock.
   let commits: Promise<unknown> = Promise.resolve();
   const commit = (session: Session) => {
     const next = commits.then(() =>
-      commitPhase({
-        worktree: cwd,
-        message: `${step.phase}: ${session.agentName} for #${issue.number}\n\nMiyabi session ${session.id}`,
-      }),
+      commitPhase({ worktree: cwd, message: phaseCommitMessage(session) }),
     );
     commits = next.catch(() => undefined);
     return next;

@@ -65,8 +65,11 @@ export function buildClaudeArgs(args: {
   return argv;
 }
 
-function claudeEnv(settings: ResolvedClaudeSettings): Record<string, string> {
-  const base = settings.inheritEnv ? (process.env as Record<string, string>) : {};
+/** What Claude gets on top of `base` (this process's environment, when inherited). */
+function claudeEnv(
+  settings: ResolvedClaudeSettings,
+  base: Record<string, string | undefined>,
+): Record<string, string> {
   const env: Record<string, string> = { ...settings.env };
   if (base.CLAUDE_CODE_MAX_RETRIES === undefined && env.CLAUDE_CODE_MAX_RETRIES === undefined) {
     env.CLAUDE_CODE_MAX_RETRIES = String(settings.maxRetries);
@@ -115,8 +118,9 @@ function judge(
 export async function runSession(options: RunSessionOptions): Promise<Session> {
   const { store, settings } = options;
   const session = await store.getSession(options.sessionId);
-  const env = claudeEnv(settings);
-  const fullEnv = { ...(settings.inheritEnv ? process.env : {}), ...env };
+  const base = settings.inheritEnv ? process.env : {};
+  const env = claudeEnv(settings, base);
+  const fullEnv = { ...base, ...env };
   const secrets = secretValues(fullEnv);
   const configDir = claudeConfigDir(fullEnv);
   const cwd = await fs.realpath(options.cwd);

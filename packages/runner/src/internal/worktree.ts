@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import type { Session } from "@miyabi/core";
 import { WorktreeError } from "./errors.js";
 import { git, tryGit } from "./git.js";
 
@@ -521,6 +522,12 @@ export async function identityEnv(
     env[`GIT_${role}_EMAIL`] = who.email;
   }
   return env;
+}
+
+/** The message of a phase's commit: phase, agent and issue, with the session id in the body. */
+export function phaseCommitMessage(session: Session): string {
+  const issue = session.context.issueNumber === null ? "" : ` for #${session.context.issueNumber}`;
+  return `${session.context.currentPhase}: ${session.agentName}${issue}\n\nMiyabi session ${session.id}`;
 }
 
 /**
