@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import {
   isClaudeSessionId,
   processStartTicks,
-  STORE_FORMAT_VERSION,
   SessionStore,
+  STORE_FORMAT_VERSION,
 } from "../src/index.js";
 import { tempDir } from "./helpers.js";
 
