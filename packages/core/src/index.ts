@@ -1,4 +1,3 @@
-export { parseDocument, readDocumentFile, serializeDocument } from "./internal/document.js";
 export {
   type CoreErrorCode,
   IllegalTransitionError,
@@ -16,23 +15,13 @@ export {
   UnsafePathError,
   UnsupportedVersionError,
 } from "./internal/errors.js";
-export {
-  assertAgentName,
-  assertSessionId,
-  isClaudeSessionId,
-  isSessionId,
-  newSessionId,
-} from "./internal/ids.js";
-export { flattenTree, type TreeNode } from "./internal/lineage.js";
-export { type MergeConflict, type MergeReport, mergeSessions } from "./internal/merge.js";
+export { isClaudeSessionId, isSessionId } from "./internal/ids.js";
+export type { TreeNode } from "./internal/lineage.js";
+export type { MergeConflict, MergeReport } from "./internal/merge.js";
 export {
   type AgentResult,
   type AgentResultInput,
-  AgentResultInputSchema,
-  type DiskAgentResult,
-  DiskAgentResultSchema,
   type DiskSession,
-  DiskSessionSchema,
   type IssueSnapshot,
   OUTCOMES,
   type Outcome,
@@ -43,21 +32,16 @@ export {
   PhaseSchema,
   type ProcessInfo,
   type ProcessInfoInput,
-  resultFromDisk,
   SESSION_STATUSES,
   type Session,
   type SessionContext,
   type SessionContextInput,
   type SessionStatus,
-  SessionStatusSchema,
   STORE_FORMAT_VERSION,
-  STORE_VERSION,
   type StoreDocument,
-  StoreDocumentSchema,
-  sessionFromDisk,
   type TokenUsage,
 } from "./internal/model.js";
-export { parseInput, type StoreOptions, StoreOptionsSchema } from "./internal/options.js";
+export { parseInput, type StoreOptions } from "./internal/options.js";
 export { processStartTicks } from "./internal/processes.js";
 export {
   type CreateSessionInput,
@@ -69,5 +53,4 @@ export {
   type RetryInput,
   type SessionStats,
   SessionStore,
-  TRANSITIONS,
 } from "./internal/store.js";

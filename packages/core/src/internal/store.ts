@@ -539,17 +539,16 @@ export class SessionStore {
   }
 
   /**
-   * Fold another store of the same work into this one (parallel jobs fanning in): every session
-   * of either side survives; see `mergeSessions` for how differing copies are resolved.
+   * Fold another store directory of the same work into this one (parallel jobs fanning in):
+   * every session of either side survives (see `mergeSessions` for how differing copies are
+   * resolved), with its log, patch and the transcripts of its Claude sessions, and the issue
+   * snapshots this store does not have yet.
    */
-  async mergeFrom(source: string | StoreDocument): Promise<MergeReport> {
-    const other =
-      typeof source === "string"
-        ? await readStoreDir(source)
-        : { sessions: source.sessions, issues: source.issues ?? [] };
+  async mergeFrom(sourceDir: string): Promise<MergeReport> {
+    const other = await readStoreDir(sourceDir);
     // Files first: a crash before the sessions are merged leaves only unused files, never a
     // merged-in session whose transcript or patch is missing.
-    if (typeof source === "string") await this.#copyFilesFrom(new StoreLayout(source), other);
+    await this.#copyFilesFrom(new StoreLayout(sourceDir), other);
     return this.#change(() => {
       const { sessions, report } = mergeSessions(this.#table.values(), other.sessions);
       const put = sessions.filter((s) => this.#table.get(s.id) !== s);
