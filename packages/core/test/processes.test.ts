@@ -106,8 +106,7 @@ describe("kill -9 at random moments", () => {
       for (const id of acknowledged)
         expect(sessions.has(id), `session ${id} lost after round ${round}`).toBe(true);
       for (const s of sessions.values()) {
-        for (const child of s.childSessions)
-          expect(sessions.get(child)?.parentSession).toBe(s.id);
+        for (const child of s.childSessions) expect(sessions.get(child)?.parentSession).toBe(s.id);
       }
       await store.close();
     }
