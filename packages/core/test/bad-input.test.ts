@@ -105,7 +105,7 @@ describe("journal records that pass their checksum", () => {
 
   it("reports a last record that fails the schema as corruption, not a torn write", async () => {
     const { dir, journal, before } = await journalWith(
-      encodeRecord({ put: [{ id: "../../x" } as never] }),
+      encodeRecord({ put: [{ id: "../../x" } as never] }).toString("utf8"),
     );
     const error = await SessionStore.open({ dir }).then(
       () => null,

@@ -52,16 +52,22 @@ export function parseDocument(raw: unknown, file: string): StoreDocument {
   return parsed.data;
 }
 
-/** Read `sessions.json`; `null` when it does not exist yet (a new store). */
-export async function readDocumentFile(file: string): Promise<StoreDocument | null> {
-  let bytes: Buffer | null;
+/** Read `sessions.json`'s bytes; `null` when it does not exist yet (a new store). */
+export async function readDocumentBytes(file: string): Promise<Buffer | null> {
   try {
-    bytes = await readFileNoFollow(file);
+    return await readFileNoFollow(file);
   } catch (error) {
     if (error instanceof MiyabiError) throw error;
     throw new StoreCorruptError(file, (error as Error).message, { cause: error });
   }
-  if (bytes === null) return null;
+}
+
+/**
+ * Parse `sessions.json`. `trusted` means the bytes are exactly what a compaction of ours wrote
+ * (the journal header's stamp matched): every session then already has every field, so the
+ * schema pass, the bulk of opening a large store, is skipped. Anything else is fully validated.
+ */
+export function parseDocumentBytes(bytes: Buffer, file: string, trusted: boolean): StoreDocument {
   let raw: unknown;
   try {
     raw = JSON.parse(bytes.toString("utf8"));
@@ -70,7 +76,17 @@ export async function readDocumentFile(file: string): Promise<StoreDocument | nu
       cause: error,
     });
   }
+  const doc = raw as Partial<StoreDocument> | null;
+  if (trusted && doc?.version === STORE_VERSION && Array.isArray(doc.sessions)) {
+    return doc as StoreDocument;
+  }
   return parseDocument(raw, file);
+}
+
+/** Read and fully validate `sessions.json`; `null` when it does not exist yet. */
+export async function readDocumentFile(file: string): Promise<StoreDocument | null> {
+  const bytes = await readDocumentBytes(file);
+  return bytes === null ? null : parseDocumentBytes(bytes, file, false);
 }
 
 /**

@@ -1,15 +1,23 @@
 import { createHash, randomUUID } from "node:crypto";
-import fs from "node:fs/promises";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
 import { hostname } from "node:os";
 import { z } from "zod";
-import { extraFields, readDocumentFile, serializeDocument } from "./document.js";
+import {
+  extraFields,
+  parseDocumentBytes,
+  readDocumentBytes,
+  serializeDocument,
+} from "./document.js";
 import {
   IllegalTransitionError,
   InvalidInputError,
   PatchDigestError,
   SessionNotFoundError,
   StoreClosedError,
+  StoreCorruptError,
   StoreNotFoundError,
+  UnsafePathError,
 } from "./errors.js";
 import {
   appendFileNoFollow,
@@ -20,7 +28,16 @@ import {
   writeFileAtomic,
 } from "./fs-util.js";
 import { assertAgentName, assertSessionId, isClaudeSessionId, newSessionId } from "./ids.js";
-import { appendRecord, headerLine, type JournalRecord, readJournal } from "./journal.js";
+import {
+  type BaseStamp,
+  baseStamp,
+  decodeRecords,
+  encodeRecord,
+  headerLine,
+  type JournalRead,
+  type JournalRecord,
+  parseJournal,
+} from "./journal.js";
 import { StoreLayout } from "./layout.js";
 import { flattenTree, lineageOf, mapTree, type TreeNode, treeOf } from "./lineage.js";
 import { FileLock } from "./lock.js";
@@ -178,11 +195,15 @@ export class SessionStore {
   readonly #options: ResolvedStoreOptions;
   readonly #lock: FileLock;
   #table = new SessionTable();
+  #stats: { table: SessionTable; version: number; value: SessionStats } | null = null;
   #loaded = false;
-  #generation: string | null = null;
+  /** The journal, kept open for the store's life; null while there is none. */
+  #journal: OpenJournal | null = null;
+  /** Where the next record goes: just past the last intact record. */
   #offset = 0;
-  #headerBytes = 0;
-  #jsonStamp: string | null = null;
+  #jsonStamp: Stamp | null = null;
+  /** Calls queued or running on this instance; reads answer from memory only when idle. */
+  #busy = 0;
   /** Top-level fields of sessions.json this release does not know, written back unchanged. */
   #extra: Record<string, unknown> = {};
   #queue: Promise<unknown> = Promise.resolve();
@@ -206,11 +227,11 @@ export class SessionStore {
     const resolved = parseInput(StoreOptionsSchema, options, "store options");
     const store = new SessionStore(resolved);
     if (resolved.create) {
-      await fs.mkdir(store.dir, { recursive: true });
+      await fsp.mkdir(store.dir, { recursive: true });
       await ensureRealDir(store.logsDir);
     } else {
       try {
-        await fs.access(store.dir);
+        await fsp.access(store.dir);
       } catch {
         throw new StoreNotFoundError(store.dir);
       }
@@ -223,17 +244,17 @@ export class SessionStore {
   /* ---------- reads ---------- */
 
   async getSession(id: string): Promise<Session> {
-    return this.#exclusive(() => sessionFromDisk(this.#require(id)));
+    return this.#read(() => sessionFromDisk(this.#require(id)));
   }
 
   /** Root -> `id`, following parent links. */
   async getLineage(id: string): Promise<Session[]> {
-    return this.#exclusive(() => lineageOf(this.#require(id), this.#lookup).map(sessionFromDisk));
+    return this.#read(() => lineageOf(this.#require(id), this.#lookup).map(sessionFromDisk));
   }
 
   /** `id` and every session handed off from it, as a tree. */
   async getTree(id: string): Promise<TreeNode<Session>> {
-    return this.#exclusive(() => mapTree(treeOf(this.#require(id), this.#lookup), sessionFromDisk));
+    return this.#read(() => mapTree(treeOf(this.#require(id), this.#lookup), sessionFromDisk));
   }
 
   /** Every session handed off from `id`, directly or not, depth first (without `id`). */
@@ -249,7 +270,7 @@ export class SessionStore {
   async list(filter: ListFilter = {}): Promise<Session[]> {
     const f = parseInput(ListFilterSchema, filter, "list filter");
     const statuses = f.status === undefined ? null : new Set([f.status].flat());
-    return this.#exclusive(() => {
+    return this.#read(() => {
       const out: Session[] = [];
       for (const s of this.#table.values()) {
         if (statuses && !statuses.has(s.status)) continue;
@@ -279,36 +300,23 @@ export class SessionStore {
   }
 
   async getStats(): Promise<SessionStats> {
-    return this.#exclusive(() => {
-      const stats: SessionStats = {
-        total: 0,
-        active: 0,
-        handedOff: 0,
-        completed: 0,
-        failed: 0,
-        totalCostUsd: 0,
-        byPhase: {},
-      };
-      const key = {
-        Active: "active",
-        HandedOff: "handedOff",
-        Completed: "completed",
-        Failed: "failed",
-      } as const;
-      for (const s of this.#table.values()) {
-        stats.total += 1;
-        stats[key[s.status]] += 1;
-        const phase = s.context.current_phase;
-        stats.byPhase[phase] = (stats.byPhase[phase] ?? 0) + 1;
-        stats.totalCostUsd += s.result?.total_cost_usd ?? 0;
+    return this.#read(() => {
+      // Counted once per state of the table; callers get their own copy.
+      if (this.#stats?.table !== this.#table || this.#stats.version !== this.#table.version) {
+        this.#stats = {
+          table: this.#table,
+          version: this.#table.version,
+          value: countStats(this.#table),
+        };
       }
-      return stats;
+      const value = this.#stats.value;
+      return { ...value, byPhase: { ...value.byPhase } };
     });
   }
 
   /** The whole store in its on-disk shape (what `sessions.json` holds after `compact()`). */
   async snapshot(): Promise<StoreDocument> {
-    return this.#exclusive(() => ({ sessions: [...this.#table.values()], version: STORE_VERSION }));
+    return this.#read(() => ({ sessions: [...this.#table.values()], version: STORE_VERSION }));
   }
 
   /* ---------- changes ---------- */
@@ -533,7 +541,7 @@ export class SessionStore {
         ...removed.del.flatMap((id) => [this.#paths.log(id), this.#paths.patch(id)]),
         ...removed.transcripts.map((id) => this.#paths.transcript(id)),
       ];
-      await Promise.all(files.map((file) => fs.rm(file, { force: true })));
+      await Promise.all(files.map((file) => fsp.rm(file, { force: true })));
     }
     return { removed: removed.del, dryRun: data.dryRun };
   }
@@ -675,7 +683,7 @@ export class SessionStore {
   }
 
   async issueSnapshot(issueNumber: number): Promise<IssueSnapshot | null> {
-    return this.#exclusive(() => {
+    return this.#read(() => {
       const found = this.#table.issue(issueNumber);
       return found ? issueFromDisk(found) : null;
     });
@@ -688,11 +696,20 @@ export class SessionStore {
     await this.#exclusive(() => this.#compactLocked());
   }
 
-  /** Compact (so `sessions.json` holds everything) and stop accepting calls. */
+  /**
+   * Stop accepting calls. A small store is compacted first, so `sessions.json` alone holds
+   * everything at rest (the file the seed and people read); a large one keeps its journal, which
+   * every reader of ours folds in, until it passes `compactAfterBytes` or `compact()` is called.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#exclusive(async () => {
-      if (this.#offset > this.#headerBytes) await this.#compactLocked();
+      const journal = this.#journal;
+      if (journal && this.#offset > journal.headerBytes) {
+        const size = Number(fileStamp(this.file)?.size ?? 0) + this.#offset;
+        if (size <= this.#options.compactOnCloseBytes) await this.#compactLocked();
+      }
+      this.#closeJournal();
       this.#closed = true;
     });
   }
@@ -811,6 +828,16 @@ export class SessionStore {
     });
   }
 
+  /**
+   * A read. When nothing is queued on this instance and neither file changed since we last
+   * caught up (two lstat calls), memory is current: answer without the lock. Otherwise catch up
+   * under the lock like any call.
+   */
+  async #read<T>(fn: () => T): Promise<T> {
+    if (this.#busy === 0 && this.#loaded && !this.#closed && this.#unchanged()) return fn();
+    return this.#exclusive(fn);
+  }
+
   async #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       if (this.#closed) throw new StoreClosedError(this.dir);
@@ -819,69 +846,253 @@ export class SessionStore {
         await this.#sync();
         return await fn();
       } finally {
-        await release();
+        release();
       }
     };
-    const result = this.#queue.then(run, run);
+    this.#busy += 1;
+    const result = this.#queue.then(run, run).finally(() => {
+      this.#busy -= 1;
+    });
     this.#queue = result.catch(() => undefined);
     return result;
   }
 
-  /** Catch up with the files: replay new journal records, or reload if someone compacted. */
+  #unchanged(): boolean {
+    const json = fileStamp(this.file);
+    const journal = fileStamp(this.journalFile);
+    return sameStamp(json, this.#jsonStamp) && sameStamp(journal, this.#journal?.stamp ?? null);
+  }
+
+  /**
+   * Catch up with the files, under the lock: nothing to do when neither changed; replay only
+   * the new records when the journal grew; reload everything when someone compacted.
+   */
   async #sync(): Promise<void> {
-    const stamp = await fileStamp(this.file);
-    const resume =
-      this.#loaded && this.#generation !== null && stamp === this.#jsonStamp
-        ? { generation: this.#generation, offset: this.#offset }
-        : undefined;
-    let journal = await readJournal(this.journalFile, resume);
-    if (this.#loaded && resume && journal && !journal.fromStart) {
-      for (const r of journal.records) this.#table.apply(r);
-      this.#offset = journal.end;
-      return;
+    const json = fileStamp(this.file);
+    const journalNow = fileStamp(this.journalFile);
+    const journal = this.#journal;
+    if (this.#loaded && sameStamp(json, this.#jsonStamp)) {
+      if (!journal && !journalNow) return;
+      if (journal && journalNow && journalNow.ino === journal.stamp.ino) {
+        if (sameStamp(journalNow, journal.stamp)) return;
+        if (journalNow.size >= BigInt(this.#offset)) {
+          const data = Buffer.alloc(Number(journalNow.size) - this.#offset);
+          readFully(journal.fd, data, this.#offset);
+          const { records, consumed } = decodeRecords(data, this.#offset, this.journalFile);
+          for (const r of records) this.#table.apply(r);
+          this.#offset += consumed;
+          journal.stamp = journalNow;
+          return;
+        }
+      }
     }
-    if (this.#loaded && stamp === this.#jsonStamp && !journal && this.#generation === null) return;
-    const doc = await readDocumentFile(this.file);
-    this.#extra = extraFields(doc);
-    if (journal && !journal.fromStart) journal = await readJournal(this.journalFile);
-    const table = SessionTable.from(doc?.sessions ?? [], doc?.issues ?? []);
-    for (const r of journal?.records ?? []) table.apply(r);
-    this.#table = table;
-    this.#generation = journal?.generation ?? null;
-    this.#headerBytes = journal ? Buffer.byteLength(headerLine(journal.generation)) : 0;
-    this.#offset = journal?.end ?? 0;
-    this.#jsonStamp = stamp;
+    await this.#reload();
+  }
+
+  async #reload(): Promise<void> {
+    this.#closeJournal();
+    const loaded = await loadStoreFiles(new StoreLayout(this.dir), true);
+    this.#extra = loaded.extra;
+    this.#table = loaded.table;
+    this.#jsonStamp = loaded.jsonStamp;
+    this.#offset = loaded.journal?.end ?? 0;
+    this.#journal = loaded.journal
+      ? {
+          fd: loaded.journal.fd,
+          generation: loaded.journal.generation,
+          headerBytes: loaded.journal.headerBytes,
+          stamp: loaded.journal.stamp,
+        }
+      : null;
     this.#loaded = true;
   }
 
+  #closeJournal(): void {
+    if (this.#journal) fs.closeSync(this.#journal.fd);
+    this.#journal = null;
+  }
+
+  /*
+   * One record: cut a torn tail if a crash left one, write at the end of the last intact
+   * record, fdatasync, then apply to memory. The journal is already open and the lock is one
+   * symlink call, so a change costs little more than the fdatasync itself.
+   */
   async #commit(record: JournalRecord): Promise<void> {
-    if (this.#generation === null) await this.#newJournal();
-    this.#offset = await appendRecord(this.journalFile, this.#offset, record);
+    const journal = this.#journal ?? (await this.#newJournal(null));
+    const line = encodeRecord(record);
+    if (journal.stamp.size !== BigInt(this.#offset)) fs.ftruncateSync(journal.fd, this.#offset);
+    writeFully(journal.fd, line, this.#offset);
+    await fdatasync(journal.fd);
+    this.#offset += line.length;
+    journal.stamp = stampOf(fs.fstatSync(journal.fd, { bigint: true }));
     this.#table.apply(record);
     if (this.#offset >= this.#options.compactAfterBytes) await this.#compactLocked();
   }
 
-  async #newJournal(): Promise<void> {
+  /** Start a new generation of the journal; `base` stamps the sessions.json just written. */
+  async #newJournal(base: BaseStamp | null): Promise<OpenJournal> {
     const generation = randomUUID();
-    const header = headerLine(generation);
+    const header = headerLine(generation, base);
     await writeFileAtomic(this.journalFile, header);
-    this.#generation = generation;
-    this.#headerBytes = Buffer.byteLength(header);
-    this.#offset = this.#headerBytes;
+    this.#closeJournal();
+    const fd = openJournalFd(this.journalFile);
+    const journal = {
+      fd,
+      generation,
+      headerBytes: Buffer.byteLength(header),
+      stamp: stampOf(fs.fstatSync(fd, { bigint: true })),
+    };
+    this.#journal = journal;
+    this.#offset = journal.headerBytes;
+    return journal;
   }
 
   /*
    * sessions.json is replaced first and the journal second. A crash between the two leaves the
    * new sessions.json with the old journal, whose records are upserts already contained in it,
-   * so replaying them changes nothing.
+   * so replaying them changes nothing (and the old header's stamp no longer matches, so that
+   * sessions.json is fully validated on the next open).
    */
   async #compactLocked(): Promise<void> {
-    await writeFileAtomic(
-      this.file,
+    const data = Buffer.from(
       serializeDocument(this.#table.values(), this.#table.issues(), this.#extra),
+      "utf8",
     );
-    this.#jsonStamp = await fileStamp(this.file);
-    await this.#newJournal();
+    await writeFileAtomic(this.file, data);
+    this.#jsonStamp = fileStamp(this.file);
+    await this.#newJournal(baseStamp(data));
+  }
+}
+
+interface OpenJournal {
+  fd: number;
+  generation: string;
+  headerBytes: number;
+  stamp: Stamp;
+}
+
+interface Stamp {
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+}
+
+function stampOf(st: fs.BigIntStats): Stamp {
+  return { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+}
+
+/** lstat, not stat: a link in a file's place must look changed, so it is opened and refused. */
+function fileStamp(file: string): Stamp | null {
+  const st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  return st ? stampOf(st) : null;
+}
+
+function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+}
+
+function openJournalFd(file: string): number {
+  try {
+    return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isErrno(error, "ELOOP"))
+      throw new UnsafePathError(file, "it is a symbolic link", { cause: error });
+    // A store we may only read (a shared or restored copy): reading needs no write access.
+    if (isErrno(error, "EACCES") || isErrno(error, "EROFS"))
+      return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    throw error;
+  }
+}
+
+function readFully(fd: number, into: Buffer, position: number): void {
+  let done = 0;
+  while (done < into.length) {
+    const n = fs.readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) throw new Error(`journal ended early at byte ${position + done}`);
+    done += n;
+  }
+}
+
+function writeFully(fd: number, data: Buffer, position: number): void {
+  let done = 0;
+  while (done < data.length)
+    done += fs.writeSync(fd, data, done, data.length - done, position + done);
+}
+
+const fdatasync = (fd: number) =>
+  new Promise<void>((resolve, reject) =>
+    fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())),
+  );
+
+/**
+ * Read a store directory: sessions.json (trusted without a schema pass when the journal
+ * header's stamp says our compaction wrote exactly these bytes) plus the journal's records.
+ * With `keepOpen` the journal's descriptor is returned open, for the store to keep.
+ */
+async function loadStoreFiles(
+  paths: StoreLayout,
+  keepOpen: boolean,
+): Promise<{
+  table: SessionTable;
+  extra: Record<string, unknown>;
+  jsonStamp: Stamp | null;
+  journal: {
+    fd: number;
+    generation: string;
+    headerBytes: number;
+    end: number;
+    stamp: Stamp;
+  } | null;
+}> {
+  let fd: number | null = null;
+  try {
+    const jsonStamp = fileStamp(paths.file);
+    const bytes = await readDocumentBytes(paths.file);
+    let journal = null;
+    let read: JournalRead | null = null;
+    try {
+      fd = openJournalFd(paths.journal);
+    } catch (error) {
+      if (!isErrno(error, "ENOENT")) throw error;
+    }
+    if (fd !== null) {
+      const st = fs.fstatSync(fd, { bigint: true });
+      if (!st.isFile()) throw new UnsafePathError(paths.journal, "it is not a regular file");
+      const data = Buffer.alloc(Number(st.size));
+      readFully(fd, data, 0);
+      read = parseJournal(data, paths.journal);
+      journal = {
+        fd,
+        generation: read.generation,
+        headerBytes: data.indexOf(0x0a) + 1,
+        end: read.end,
+        stamp: stampOf(st),
+      };
+    }
+    const trusted =
+      bytes !== null &&
+      read?.base != null &&
+      read.base.bytes === bytes.length &&
+      read.base.crc32 === baseStamp(bytes).crc32;
+    const doc = bytes === null ? null : parseDocumentBytes(bytes, paths.file, trusted);
+    const table = SessionTable.from(doc?.sessions ?? [], doc?.issues ?? []);
+    if (doc && table.size !== doc.sessions.length) {
+      const seen = new Set<string>();
+      const twice = doc.sessions.find((s) => seen.size === seen.add(s.id).size);
+      throw new StoreCorruptError(paths.file, `session ${twice?.id} appears twice`);
+    }
+    for (const r of read?.records ?? []) table.apply(r);
+    if (!keepOpen && fd !== null) {
+      fs.closeSync(fd);
+      fd = null;
+      journal = null;
+    }
+    const result = { table, extra: extraFields(doc), jsonStamp, journal };
+    fd = null;
+    return result;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
   }
 }
 
@@ -890,12 +1101,36 @@ async function readStoreDir(
   dir: string,
 ): Promise<{ sessions: DiskSession[]; issues: DiskIssueSnapshot[] }> {
   const paths = new StoreLayout(dir);
-  const doc = await readDocumentFile(paths.file);
-  const journal = await readJournal(paths.journal);
-  if (!doc && !journal) throw new StoreNotFoundError(paths.dir);
-  const table = SessionTable.from(doc?.sessions ?? [], doc?.issues ?? []);
-  for (const r of journal?.records ?? []) table.apply(r);
-  return { sessions: [...table.values()], issues: [...table.issues()] };
+  const loaded = await loadStoreFiles(paths, false);
+  if (loaded.jsonStamp === null && loaded.table.size === 0 && fileStamp(paths.journal) === null)
+    throw new StoreNotFoundError(paths.dir);
+  return { sessions: [...loaded.table.values()], issues: [...loaded.table.issues()] };
+}
+
+function countStats(table: SessionTable): SessionStats {
+  const stats: SessionStats = {
+    total: 0,
+    active: 0,
+    handedOff: 0,
+    completed: 0,
+    failed: 0,
+    totalCostUsd: 0,
+    byPhase: {},
+  };
+  const key = {
+    Active: "active",
+    HandedOff: "handedOff",
+    Completed: "completed",
+    Failed: "failed",
+  } as const;
+  for (const s of table.values()) {
+    stats.total += 1;
+    stats[key[s.status]] += 1;
+    const phase = s.context.current_phase;
+    stats.byPhase[phase] = (stats.byPhase[phase] ?? 0) + 1;
+    stats.totalCostUsd += s.result?.total_cost_usd ?? 0;
+  }
+  return stats;
 }
 
 /** The Claude conversations a session names (its own run and the results it inherited). */
@@ -922,14 +1157,4 @@ function patchProblem(
   if (data.length !== recorded.bytes || sha256Hex(data) !== recorded.sha256)
     return "does not match the digest recorded when the store wrote it";
   return null;
-}
-
-async function fileStamp(file: string): Promise<string | null> {
-  try {
-    const st = await fs.stat(file, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}`;
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) return null;
-    throw error;
-  }
 }

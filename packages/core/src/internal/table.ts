@@ -8,6 +8,8 @@ import type { DiskIssueSnapshot, DiskSession } from "./model.js";
 export class SessionTable {
   readonly #byId = new Map<string, DiskSession>();
   readonly #issues = new Map<number, DiskIssueSnapshot>();
+  /** Bumped by every change, so derived figures know when to recount. */
+  version = 0;
 
   static from(
     sessions: Iterable<DiskSession>,
@@ -45,6 +47,7 @@ export class SessionTable {
 
   /** Upserts keep an existing session's position; new sessions go to the end. */
   apply(record: JournalRecord): void {
+    this.version += 1;
     for (const s of record.put ?? []) this.#byId.set(s.id, s);
     for (const id of record.del ?? []) this.#byId.delete(id);
     // First capture wins, so replaying a journal or merging never changes what a phase saw.
