@@ -139,8 +139,25 @@ for (const n of SIZES) {
   globalThis.gc?.();
   const heapStore = process.memoryUsage().heapUsed - heapBefore;
 
+  // Leave the open's garbage out of the per-call figures.
+  globalThis.gc?.();
+  // Each change alternates with one floor sample, so both see the same disk and load.
+  const floor = await floorFile(dir);
+  const floors = [];
+  const alternate = async (reps, change) => {
+    const out = [];
+    for (let i = 0; i < reps; i++) {
+      let start = now();
+      await floor.once();
+      floors.push(ms(now() - start));
+      start = now();
+      await change(i);
+      out.push(ms(now() - start));
+    }
+    return median(out);
+  };
   const roots = [];
-  const create = await sample(async (i) => {
+  const create = await alternate(200, async (i) => {
     roots.push(
       await store.create({
         agentName: "CodeGenAgent",
@@ -148,24 +165,13 @@ for (const n of SIZES) {
         context: { issueNumber: 1 },
       }),
     );
-  }, 200);
-  // Leave the open's garbage out of the per-call figures.
-  globalThis.gc?.();
-  const floor = await floorFile(dir);
+  });
   let cursor = roots[0];
-  const handoffs = [];
-  const floors = [];
-  for (let i = 0; i < 300; i++) {
-    let start = now();
-    await floor.once();
-    floors.push(ms(now() - start));
-    start = now();
+  const handoff = await alternate(300, async (i) => {
     cursor = await store.handoff(cursor, { toAgent: i % 2 ? "ReviewAgent" : "TestAgent" });
-    handoffs.push(ms(now() - start));
-  }
+  });
   await floor.close();
   const fsyncFloor = median(floors);
-  const handoff = median(handoffs);
   const some = sessions[Math.floor(n / 2)].id;
   await store.getSession(some);
   const get = await sample(() => store.getSession(some), 200);

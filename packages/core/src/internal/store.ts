@@ -236,8 +236,11 @@ export class SessionStore {
         throw new StoreNotFoundError(store.dir);
       }
     }
-    await store.#exclusive(() => (resolved.create ? removeDeadWritersTemps(store.dir) : undefined));
-    if (resolved.reconcileOrphans) await store.reconcileOrphans();
+    // One turn of the lock for everything opening does: loading, clean-up, reconciliation.
+    await store.#exclusive(async () => {
+      if (resolved.create) await removeDeadWritersTemps(store.dir);
+      if (resolved.reconcileOrphans) await store.#reconcileLocked();
+    });
     return store;
   }
 
@@ -477,32 +480,34 @@ export class SessionStore {
    * time). Returns the ids it failed.
    */
   async reconcileOrphans(): Promise<string[]> {
+    return this.#exclusive(() => this.#reconcileLocked());
+  }
+
+  async #reconcileLocked(): Promise<string[]> {
     const host = hostname();
-    return this.#exclusive(async () => {
-      const put: DiskSession[] = [];
-      for (const s of this.#table.values()) {
-        const proc = s.process;
-        if (s.status !== "Active" || !proc || proc.hostname !== host || s.result) continue;
-        if (proc.runner_pid === process.pid && proc.runner_start_ticks === null) continue;
-        if (await isSameProcess(proc.runner_pid, proc.runner_start_ticks)) continue;
-        // Stopped before the session is recorded Failed: a crash in between leaves it Active,
-        // so the next open tries again.
-        const stopped =
-          proc.pid !== null &&
-          proc.start_ticks !== null &&
-          (await stopRecordedProcess(proc.pid, proc.start_ticks));
-        const now = this.#now();
-        put.push({
-          ...s,
-          status: "Failed",
-          error_message: `orphaned: the process that ran this session (pid ${proc.runner_pid}) exited without recording a result${stopped ? `; its Claude process (pid ${proc.pid}) was stopped` : ""}`,
-          updated_at: now,
-          ended_at: now,
-        });
-      }
-      if (put.length > 0) await this.#commit({ put });
-      return put.map((s) => s.id);
-    });
+    const put: DiskSession[] = [];
+    for (const s of this.#table.values()) {
+      const proc = s.process;
+      if (s.status !== "Active" || !proc || proc.hostname !== host || s.result) continue;
+      if (proc.runner_pid === process.pid && proc.runner_start_ticks === null) continue;
+      if (await isSameProcess(proc.runner_pid, proc.runner_start_ticks)) continue;
+      // Stopped before the session is recorded Failed: a crash in between leaves it Active,
+      // so the next open tries again.
+      const stopped =
+        proc.pid !== null &&
+        proc.start_ticks !== null &&
+        (await stopRecordedProcess(proc.pid, proc.start_ticks));
+      const now = this.#now();
+      put.push({
+        ...s,
+        status: "Failed",
+        error_message: `orphaned: the process that ran this session (pid ${proc.runner_pid}) exited without recording a result${stopped ? `; its Claude process (pid ${proc.pid}) was stopped` : ""}`,
+        updated_at: now,
+        ended_at: now,
+      });
+    }
+    if (put.length > 0) await this.#commit({ put });
+    return put.map((s) => s.id);
   }
 
   /**
