@@ -237,10 +237,15 @@ export class SessionStore {
       }
     }
     // One turn of the lock for everything opening does: loading, clean-up, reconciliation.
-    await store.#exclusive(async () => {
-      if (resolved.create) await removeDeadWritersTemps(store.dir);
-      if (resolved.reconcileOrphans) await store.#reconcileLocked();
-    });
+    try {
+      await store.#exclusive(async () => {
+        if (resolved.create) await removeDeadWritersTemps(store.dir);
+        if (resolved.reconcileOrphans) await store.#reconcileLocked();
+      });
+    } catch (error) {
+      store.#closeJournal();
+      throw error;
+    }
     return store;
   }
 
