@@ -78,6 +78,11 @@ describe("the store never goes through a symbolic link", () => {
     await fs.symlink(v.file, path.join(other, "logs", `${id}.log`));
     const store = await SessionStore.open({ dir });
     await expect(store.mergeFrom(other)).rejects.toMatchObject({ code: "UNSAFE_PATH" });
+    // A linked folder in the other store is refused too, not read through.
+    await fs.rm(path.join(other, "logs"), { recursive: true });
+    await fs.symlink(path.dirname(v.file), path.join(other, "logs"));
+    await expect(store.mergeFrom(other)).rejects.toMatchObject({ code: "UNSAFE_PATH" });
+    expect((await store.getStats()).total).toBe(0);
     await store.close();
   });
 });

@@ -32,7 +32,8 @@ export interface JournalRecord {
 
 const RecordSchema = z.object({
   put: z.array(DiskSessionSchema).optional(),
-  del: z.array(z.string()).optional(),
+  // Ids become file names when their files are removed: only session ids are valid.
+  del: z.array(DiskSessionSchema.shape.id).optional(),
   issues: z.array(DiskIssueSnapshotSchema).optional(),
 });
 

@@ -23,6 +23,7 @@ import {
   appendFileNoFollow,
   ensureRealDir,
   isErrno,
+  lstatOrNull,
   readFileNoFollow,
   removeDeadWritersTemps,
   writeFileAtomic,
@@ -581,27 +582,37 @@ export class SessionStore {
    * A patch is copied only when it matches the digest its own store recorded.
    */
   async #copyFilesFrom(from: StoreLayout, other: { sessions: DiskSession[] }): Promise<void> {
+    // Listing each folder once keeps a merge of large stores from probing a file per session.
+    const [logs, patches, transcripts] = await Promise.all([
+      listRealDir(from.logs),
+      listRealDir(from.patches),
+      listRealDir(from.transcripts),
+    ]);
     const copy = async (src: string, dst: string, dir: string, check?: (b: Buffer) => void) => {
       const data = await readFileNoFollow(src);
       if (data === null) return;
       check?.(data);
-      const mine = await readFileNoFollow(dst);
-      if (mine !== null && mine.length >= data.length) return;
+      const mine = await lstatOrNull(dst);
+      if (mine?.isFile() && mine.size >= data.length) return;
       await ensureRealDir(dir);
       await writeFileAtomic(dst, data);
     };
-    const transcripts = new Set<string>();
+    const conversations = new Set<string>();
     for (const s of other.sessions) {
-      for (const id of claudeSessionIds(s)) transcripts.add(id);
-      await copy(from.log(s.id), this.#paths.log(s.id), this.#paths.logs);
-      const patch = s.patch;
-      await copy(from.patch(s.id), this.#paths.patch(s.id), this.#paths.patches, (data) => {
-        const problem = patchProblem(data, patch);
-        if (problem) throw new PatchDigestError(s.id, from.patch(s.id), problem);
-      });
+      for (const id of claudeSessionIds(s)) conversations.add(id);
+      if (logs.has(`${s.id}.log`))
+        await copy(from.log(s.id), this.#paths.log(s.id), this.#paths.logs);
+      if (patches.has(`${s.id}.patch`)) {
+        const patch = s.patch;
+        await copy(from.patch(s.id), this.#paths.patch(s.id), this.#paths.patches, (data) => {
+          const problem = patchProblem(data, patch);
+          if (problem) throw new PatchDigestError(s.id, from.patch(s.id), problem);
+        });
+      }
     }
-    for (const id of transcripts) {
-      await copy(from.transcript(id), this.#paths.transcript(id), this.#paths.transcripts);
+    for (const id of conversations) {
+      if (transcripts.has(`${id}.jsonl`))
+        await copy(from.transcript(id), this.#paths.transcript(id), this.#paths.transcripts);
     }
   }
 
@@ -1115,6 +1126,15 @@ async function readStoreDir(
   if (loaded.jsonStamp === null && loaded.table.size === 0 && fileStamp(paths.journal) === null)
     throw new StoreNotFoundError(paths.dir);
   return { sessions: [...loaded.table.values()], issues: [...loaded.table.issues()] };
+}
+
+/** The names in a store sub-folder; none when it is missing. A link in its place is refused. */
+async function listRealDir(dir: string): Promise<Set<string>> {
+  const stat = await lstatOrNull(dir);
+  if (!stat) return new Set();
+  if (stat.isSymbolicLink()) throw new UnsafePathError(dir, "it is a symbolic link");
+  if (!stat.isDirectory()) throw new UnsafePathError(dir, "it is not a directory");
+  return new Set(await fsp.readdir(dir));
 }
 
 function countStats(table: SessionTable): SessionStats {
