@@ -22,32 +22,26 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * exclusive system call that also writes the content, so a lock is never seen empty or half
  * written, even when its creator is killed. It is only ever read with readlink, never followed.
  * Calls are synchronous: each is a few microseconds, less than a trip through libuv's pool.
- * A regular file in its place (written by releases before format 2) is read the same way.
+ * A regular file in its place (releases before format 2, file systems without symlinks) is
+ * read the same way.
  */
 
 function readHolder(file: string): { holder: LockHolder | null; mtimeMs: number } {
-  let text: string;
-  let mtimeMs: number;
-  try {
-    const stat = fs.lstatSync(file);
-    mtimeMs = stat.mtimeMs;
-    text = stat.isSymbolicLink() ? fs.readlinkSync(file, "utf8") : fs.readFileSync(file, "utf8");
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) return { holder: null, mtimeMs: Number.NaN };
-    throw error;
-  }
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  const text = stat ? lockText(file) : null;
+  if (!stat || text === null) return { holder: null, mtimeMs: Number.NaN };
   try {
     const parsed = JSON.parse(text) as Partial<LockHolder>;
     if (typeof parsed.pid === "number" && typeof parsed.hostname === "string") {
       return {
         holder: { pid: parsed.pid, hostname: parsed.hostname, token: String(parsed.token) },
-        mtimeMs,
+        mtimeMs: stat.mtimeMs,
       };
     }
   } catch {
     // An older release's lock file whose holder died between creating and writing it.
   }
-  return { holder: null, mtimeMs };
+  return { holder: null, mtimeMs: stat.mtimeMs };
 }
 
 function isStale(holder: LockHolder | null, mtimeMs: number, staleMs: number): boolean {
@@ -64,6 +58,36 @@ function holderText(token: string): string {
   return JSON.stringify({ pid: process.pid, hostname: hostname(), token });
 }
 
+/** The holder text of a lock in either form; null when there is none. */
+function lockText(file: string): string | null {
+  try {
+    return fs.lstatSync(file).isSymbolicLink()
+      ? fs.readlinkSync(file, "utf8")
+      : fs.readFileSync(file, "utf8");
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return null;
+    throw error;
+  }
+}
+
+// File systems without symbolic links (some network and FUSE mounts) get the older form: the
+// text written to a private file, then hard-linked into place (also atomic, three calls).
+const NO_SYMLINKS = ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"];
+
+function createByLink(file: string, text: string): boolean {
+  const tmp = `${file}.${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`;
+  fs.writeFileSync(tmp, text, { flag: "wx" });
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (error) {
+    if (isErrno(error, "EEXIST")) return false;
+    throw error;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
 /** Create `file` naming us as holder, or return false if it exists. */
 function create(file: string, text: string): boolean {
   try {
@@ -71,18 +95,14 @@ function create(file: string, text: string): boolean {
     return true;
   } catch (error) {
     if (isErrno(error, "EEXIST")) return false;
+    if (NO_SYMLINKS.some((code) => isErrno(error, code))) return createByLink(file, text);
     throw error;
   }
 }
 
 /** Release: never delete a lock that was broken and re-taken by someone else while we held it. */
 function removeIfHeldBy(file: string, text: string): void {
-  try {
-    if (fs.readlinkSync(file, "utf8") === text) fs.unlinkSync(file);
-  } catch (error) {
-    // Gone, or replaced by a regular file: either way not ours any more.
-    if (!isErrno(error, "ENOENT") && !isErrno(error, "EINVAL")) throw error;
-  }
+  if (lockText(file) === text) fs.rmSync(file, { force: true });
 }
 
 /**
