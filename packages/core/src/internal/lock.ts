@@ -16,6 +16,8 @@ export interface FileLockOptions {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// Asked once: os.hostname() is a system call, and every lock names its host.
+const HOST = hostname();
 
 /*
  * The lock is a symbolic link whose target text names its holder: creating it is one atomic,
@@ -45,7 +47,7 @@ function readHolder(file: string): { holder: LockHolder | null; mtimeMs: number 
 }
 
 function isStale(holder: LockHolder | null, mtimeMs: number, staleMs: number): boolean {
-  if (holder && holder.hostname === hostname()) return !pidAlive(holder.pid);
+  if (holder && holder.hostname === HOST) return !pidAlive(holder.pid);
   // Holders on other hosts (shared disks) or unreadable files can only be judged by age.
   return Date.now() - mtimeMs > staleMs;
 }
@@ -55,7 +57,7 @@ function newToken(): string {
 }
 
 function holderText(token: string): string {
-  return JSON.stringify({ pid: process.pid, hostname: hostname(), token });
+  return JSON.stringify({ pid: process.pid, hostname: HOST, token });
 }
 
 /** The holder text of a lock in either form; null when there is none. */

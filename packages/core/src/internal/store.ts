@@ -898,7 +898,7 @@ export class SessionStore {
         if (sameStamp(journalNow, journal.stamp)) return;
         if (journalNow.size >= BigInt(this.#offset)) {
           const data = Buffer.alloc(Number(journalNow.size) - this.#offset);
-          readFully(journal.fd, data, this.#offset);
+          readFully(journal.fd, data, this.#offset, this.journalFile);
           const { records, consumed } = decodeRecords(data, this.#offset, this.journalFile);
           for (const r of records) this.#table.apply(r);
           this.#offset += consumed;
@@ -1026,11 +1026,12 @@ function openJournalFd(file: string): number {
   }
 }
 
-function readFully(fd: number, into: Buffer, position: number): void {
+function readFully(fd: number, into: Buffer, position: number, file: string): void {
   let done = 0;
   while (done < into.length) {
     const n = fs.readSync(fd, into, done, into.length - done, position + done);
-    if (n === 0) throw new Error(`journal ended early at byte ${position + done}`);
+    // Only a writer ignoring the lock can shrink the journal under us.
+    if (n === 0) throw new StoreCorruptError(file, `it ended early at byte ${position + done}`);
     done += n;
   }
 }
@@ -1081,7 +1082,7 @@ async function loadStoreFiles(
       const st = fs.fstatSync(fd, { bigint: true });
       if (!st.isFile()) throw new UnsafePathError(paths.journal, "it is not a regular file");
       const data = Buffer.alloc(Number(st.size));
-      readFully(fd, data, 0);
+      readFully(fd, data, 0, paths.journal);
       read = parseJournal(data, paths.journal);
       journal = {
         fd,
