@@ -144,17 +144,23 @@ for (const n of SIZES) {
   // Each change alternates with one floor sample, so both see the same disk and load.
   const floor = await floorFile(dir);
   const floors = [];
+  // Median time, and median ratio to the floor sample taken just before (robust to the disk's
+  // latency drifting during the run).
   const alternate = async (reps, change) => {
     const out = [];
+    const ratios = [];
     for (let i = 0; i < reps; i++) {
       let start = now();
       await floor.once();
-      floors.push(ms(now() - start));
+      const f = ms(now() - start);
+      floors.push(f);
       start = now();
       await change(i);
-      out.push(ms(now() - start));
+      const t = ms(now() - start);
+      out.push(t);
+      ratios.push(t / f);
     }
-    return median(out);
+    return { ms: median(out), ratio: median(ratios) };
   };
   const roots = [];
   const create = await alternate(200, async (i) => {
@@ -197,8 +203,8 @@ for (const n of SIZES) {
     "file MB": mb(text.length),
     "open foreign/own ms": `${fmt(openForeign)} / ${fmt(openOwn)}`,
     "fsync floor ms": fmt(fsyncFloor),
-    "handoff ms (x floor)": beside(handoff, fsyncFloor),
-    "create ms (x floor)": beside(create, fsyncFloor),
+    "handoff ms (x floor)": `${fmt(handoff.ms)} (${fmt(handoff.ratio)}x)`,
+    "create ms (x floor)": `${fmt(create.ms)} (${fmt(create.ratio)}x)`,
     "getSession ms": fmt(get),
     "stats ms (x seed)": beside(stats, SEED.stats[n]),
     "lineage(1001) ms (x seed)": beside(lineage, SEED.lineage[n]),
@@ -211,6 +217,6 @@ for (const n of SIZES) {
 }
 
 console.log(
-  "\nSession store benchmark: medians; handoff/create beside the fsync floor measured alternately in this process, reads beside the seed crate's figures (issue #13)",
+  "\nSession store benchmark: medians; handoff/create beside the fsync floor (one write + fdatasync) measured alternately in this process (x = median of per-pair ratios), reads beside the seed crate's figures (issue #13)",
 );
 console.table(rows);
