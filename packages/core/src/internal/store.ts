@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import { hostname } from "node:os";
+import path from "node:path";
 import { z } from "zod";
 import {
   extraFields,
@@ -233,8 +234,10 @@ export class SessionStore {
     } else {
       try {
         await fsp.access(store.dir);
-      } catch {
-        throw new StoreNotFoundError(store.dir);
+      } catch (error) {
+        if (isErrno(error, "ENOENT") || isErrno(error, "ENOTDIR"))
+          throw new StoreNotFoundError(store.dir);
+        throw error;
       }
     }
     // One turn of the lock for everything opening does: loading, clean-up, reconciliation.
@@ -548,11 +551,29 @@ export class SessionStore {
       return { record, value: { del, transcripts } };
     });
     if (!data.dryRun) {
+      // Listing the folders first refuses a linked one and skips files that never existed.
+      const [logs, patches, transcripts] = await Promise.all([
+        listRealDir(this.#paths.logs),
+        listRealDir(this.#paths.patches),
+        listRealDir(this.#paths.transcripts),
+      ]);
+      const present = (names: Set<string>, files: string[]) =>
+        files.filter((f) => names.has(path.basename(f)));
       const files = [
-        ...removed.del.flatMap((id) => [this.#paths.log(id), this.#paths.patch(id)]),
-        ...removed.transcripts.map((id) => this.#paths.transcript(id)),
+        ...present(
+          logs,
+          removed.del.map((id) => this.#paths.log(id)),
+        ),
+        ...present(
+          patches,
+          removed.del.map((id) => this.#paths.patch(id)),
+        ),
+        ...present(
+          transcripts,
+          removed.transcripts.map((id) => this.#paths.transcript(id)),
+        ),
       ];
-      await Promise.all(files.map((file) => fsp.rm(file, { force: true })));
+      for (const file of files) await fsp.rm(file, { force: true });
     }
     return { removed: removed.del, dryRun: data.dryRun };
   }
