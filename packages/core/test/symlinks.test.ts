@@ -68,6 +68,24 @@ describe("the store never goes through a symbolic link", () => {
     await store.close();
   });
 
+  it("does not prune through a linked folder", async () => {
+    let now = new Date("2026-01-01T00:00:00Z");
+    const dir = await tempDir();
+    const store = await SessionStore.open({ dir, now: () => now });
+    const id = await store.create({ agentName: "CodeGenAgent", purpose: "p" });
+    await store.complete(id);
+    const v = await victim();
+    const planted = path.join(path.dirname(v.file), `${id}.log`);
+    await fs.writeFile(planted, "not the store's\n");
+    await fs.rm(path.join(dir, "logs"), { recursive: true });
+    await fs.symlink(path.dirname(v.file), path.join(dir, "logs"));
+    now = new Date("2026-03-01T00:00:00Z");
+    await expect(store.prune({ olderThanMs: 1000 })).rejects.toMatchObject({ code: "UNSAFE_PATH" });
+    expect(await fs.readFile(planted, "utf8")).toBe("not the store's\n");
+    expect((await store.getSession(id)).status).toBe("Completed");
+    await store.close();
+  });
+
   it("does not copy through links when merging another store", async () => {
     const dir = await tempDir();
     const other = await tempDir();

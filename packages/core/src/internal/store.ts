@@ -526,6 +526,13 @@ export class SessionStore {
   async prune(input: PruneInput): Promise<PruneReport> {
     const data = parseInput(PruneInputSchema, input, "prune options");
     const allowed = new Set<SessionStatus>(data.statuses);
+    // Listed before anything is deleted: a linked folder is refused with the store unchanged,
+    // and only files that exist are removed afterwards.
+    const [logs, patches, transcripts] = await Promise.all([
+      listRealDir(this.#paths.logs),
+      listRealDir(this.#paths.patches),
+      listRealDir(this.#paths.transcripts),
+    ]);
     const removed = await this.#change(() => {
       const cutoff = this.#now();
       const cutoffMs = Date.parse(cutoff) - data.olderThanMs;
@@ -551,12 +558,6 @@ export class SessionStore {
       return { record, value: { del, transcripts } };
     });
     if (!data.dryRun) {
-      // Listing the folders first refuses a linked one and skips files that never existed.
-      const [logs, patches, transcripts] = await Promise.all([
-        listRealDir(this.#paths.logs),
-        listRealDir(this.#paths.patches),
-        listRealDir(this.#paths.transcripts),
-      ]);
       const present = (names: Set<string>, files: string[]) =>
         files.filter((f) => names.has(path.basename(f)));
       const files = [
