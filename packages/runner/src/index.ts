@@ -1,10 +1,15 @@
-export { ClaudeNotFoundError, PipelineConfigError, WorktreeError } from "./internal/errors.js";
+export {
+  ClaudeNotFoundError,
+  HandoffError,
+  PipelineConfigError,
+  WorktreeError,
+} from "./internal/errors.js";
 export { findOnPath, resolveClaude } from "./internal/executable.js";
 export { type GitOptions, type GitResult, git, tryGit } from "./internal/git.js";
+export { type HandoffRunOptions, handoffAndRun } from "./internal/handoff.js";
 export {
   type PhaseOutcome,
-  PipelineStateError,
-  type RunPhaseOptions,
+  type PipelineRun,
   type RunPipelineOptions,
   runPhase,
   runPipeline,
@@ -12,6 +17,7 @@ export {
 export {
   DEFAULT_PIPELINE,
   findStep,
+  type PipelineDefaults,
   loadPipeline,
   nextStep,
   type PipelineDefinition,
@@ -20,9 +26,21 @@ export {
   type PipelineStep,
   stepOf,
 } from "./internal/pipeline.js";
+export {
+  type IssueStanding,
+  issueStanding,
+  type PhasePlan,
+  type PhaseStart,
+  type PipelineDone,
+  PipelineStateError,
+  type PlannedAgent,
+  planPhase,
+  type RunPhaseOptions,
+} from "./internal/plan.js";
 export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
 export {
   buildClaudeArgs,
+  type PermissionDenial,
   type ProgressEvent,
   type RunSessionOptions,
   runSession,
@@ -58,5 +76,6 @@ export {
   pruneWorktrees,
   type RemoveIssueWorktreeOptions,
   removeIssueWorktree,
+  sessionCommitter,
   type WorktreeProblem,
 } from "./internal/worktree.js";

@@ -27,3 +27,10 @@ export class WorktreeError extends MiyabiError {
     super("WORKTREE_ERROR", message, options);
   }
 }
+
+/** `handoff --run` cannot continue as asked; nothing was recorded. */
+export class HandoffError extends MiyabiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HANDOFF_INVALID", message, options);
+  }
+}

@@ -524,10 +524,16 @@ export async function identityEnv(
   return env;
 }
 
-/** The message of a phase's commit: phase, agent and issue, with the session id in the body. */
-export function phaseCommitMessage(session: Session): string {
+/**
+ * The message of a phase's commit: phase, agent and issue, with the session id in the body.
+ * With `wip` (why the phase did not finish) it is marked as work in progress, so nobody takes
+ * it for a finished phase.
+ */
+export function phaseCommitMessage(session: Session, options: { wip?: string } = {}): string {
   const issue = session.context.issueNumber === null ? "" : ` for #${session.context.issueNumber}`;
-  return `${session.context.currentPhase}: ${session.agentName}${issue}\n\nMiyabi session ${session.id}`;
+  const subject = `${session.context.currentPhase}: ${session.agentName}${issue}`;
+  if (options.wip === undefined) return `${subject}\n\nMiyabi session ${session.id}`;
+  return `WIP ${subject}\n\nWork in progress, kept because the phase did not finish: ${options.wip}\n\nMiyabi session ${session.id}`;
 }
 
 /**
@@ -572,6 +578,24 @@ export async function commitPhase(options: CommitPhaseOptions): Promise<string |
   if (!options.verify) args.push("--no-verify");
   await git(args, { cwd: dir, env });
   return git(["rev-parse", "HEAD"], { cwd: dir });
+}
+
+/**
+ * Commits sessions' work in one worktree, one at a time: agents of one step share the worktree,
+ * and their commits must not race for git's index lock. `wip` is null for a finished phase,
+ * else why it did not finish (a work-in-progress commit).
+ */
+export function sessionCommitter(
+  worktree: string,
+): (session: Session, wip: string | null) => Promise<string | null> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (session, wip) => {
+    const message = phaseCommitMessage(session, wip === null ? {} : { wip });
+    const next = queue.then(() => commitPhase({ worktree, message }));
+    // The next commit waits for this one, whether or not it worked; the caller sees its error.
+    queue = next.catch(() => undefined);
+    return next;
+  };
 }
 
 export interface IssueWorktreeInfo {
