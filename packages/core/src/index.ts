@@ -1,5 +1,6 @@
 export { parseDocument, readDocumentFile, serializeDocument } from "./internal/document.js";
 export {
+  type CoreErrorCode,
   IllegalTransitionError,
   InvalidAgentNameError,
   InvalidIdError,
@@ -7,12 +8,21 @@ export {
   LineageCycleError,
   LockTimeoutError,
   MiyabiError,
+  PatchDigestError,
   SessionNotFoundError,
   StoreClosedError,
   StoreCorruptError,
+  StoreNotFoundError,
+  UnsafePathError,
   UnsupportedVersionError,
 } from "./internal/errors.js";
-export { assertAgentName, assertSessionId, isSessionId, newSessionId } from "./internal/ids.js";
+export {
+  assertAgentName,
+  assertSessionId,
+  isClaudeSessionId,
+  isSessionId,
+  newSessionId,
+} from "./internal/ids.js";
 export { flattenTree, type TreeNode } from "./internal/lineage.js";
 export { type MergeConflict, type MergeReport, mergeSessions } from "./internal/merge.js";
 export {
@@ -23,8 +33,11 @@ export {
   DiskAgentResultSchema,
   type DiskSession,
   DiskSessionSchema,
+  type IssueSnapshot,
   OUTCOMES,
   type Outcome,
+  type PatchInfo,
+  type PermissionDenial,
   PHASES,
   type Phase,
   PhaseSchema,
@@ -37,6 +50,7 @@ export {
   type SessionContextInput,
   type SessionStatus,
   SessionStatusSchema,
+  STORE_FORMAT_VERSION,
   STORE_VERSION,
   type StoreDocument,
   StoreDocumentSchema,
@@ -44,15 +58,16 @@ export {
   type TokenUsage,
 } from "./internal/model.js";
 export { parseInput, type StoreOptions, StoreOptionsSchema } from "./internal/options.js";
+export { processStartTicks } from "./internal/processes.js";
 export {
   type CreateSessionInput,
   type HandoffInput,
+  type IssueInput,
   type ListFilter,
   type PruneInput,
   type PruneReport,
   type RetryInput,
   type SessionStats,
   SessionStore,
-  StoreNotFoundError,
   TRANSITIONS,
 } from "./internal/store.js";

@@ -1,7 +1,7 @@
-import fs from "node:fs/promises";
-import { StoreCorruptError, UnsupportedVersionError } from "./errors.js";
-import { isErrno } from "./fs-util.js";
+import { MiyabiError, StoreCorruptError, UnsupportedVersionError } from "./errors.js";
+import { readFileNoFollow } from "./fs-util.js";
 import {
+  type DiskIssueSnapshot,
   type DiskSession,
   STORE_VERSION,
   type StoreDocument,
@@ -54,16 +54,17 @@ export function parseDocument(raw: unknown, file: string): StoreDocument {
 
 /** Read `sessions.json`; `null` when it does not exist yet (a new store). */
 export async function readDocumentFile(file: string): Promise<StoreDocument | null> {
-  let text: string;
+  let bytes: Buffer | null;
   try {
-    text = await fs.readFile(file, "utf8");
+    bytes = await readFileNoFollow(file);
   } catch (error) {
-    if (isErrno(error, "ENOENT")) return null;
+    if (error instanceof MiyabiError) throw error;
     throw new StoreCorruptError(file, (error as Error).message, { cause: error });
   }
+  if (bytes === null) return null;
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
     throw new StoreCorruptError(file, `it is not valid JSON (${(error as Error).message})`, {
       cause: error,
@@ -73,19 +74,29 @@ export async function readDocumentFile(file: string): Promise<StoreDocument | nu
 }
 
 /**
- * The seed's layout: pretty-printed with two spaces, `sessions` then `version`, then any other
- * top-level fields another tool wrote (kept, not understood).
+ * The seed's layout: pretty-printed with two spaces, `sessions` then `version`, then the issue
+ * snapshots when there are any (the seed drops unknown top-level keys when it rewrites the file,
+ * which only loses captures it has no use for), then any other top-level fields another tool
+ * wrote (kept, not understood).
  */
 export function serializeDocument(
   sessions: Iterable<DiskSession>,
+  issues: Iterable<DiskIssueSnapshot> = [],
   extra: Record<string, unknown> = {},
 ): string {
-  return `${JSON.stringify({ sessions: [...sessions], version: STORE_VERSION, ...extra }, null, 2)}\n`;
+  const captured = [...issues];
+  const doc = {
+    sessions: [...sessions],
+    version: STORE_VERSION,
+    ...(captured.length > 0 ? { issues: captured } : {}),
+    ...extra,
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 /** Top-level fields of a document other than the ones this format defines. */
 export function extraFields(doc: StoreDocument | null): Record<string, unknown> {
   if (!doc) return {};
-  const { sessions: _sessions, version: _version, ...rest } = doc;
+  const { sessions: _sessions, version: _version, issues: _issues, ...rest } = doc;
   return rest;
 }

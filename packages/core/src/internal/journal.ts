@@ -1,9 +1,16 @@
-import fs from "node:fs/promises";
+import { constants } from "node:fs";
+import type fs from "node:fs/promises";
 import { crc32 } from "node:zlib";
 import { z } from "zod";
-import { StoreCorruptError } from "./errors.js";
-import { isErrno } from "./fs-util.js";
-import { type DiskSession, DiskSessionSchema } from "./model.js";
+import { StoreCorruptError, UnsupportedVersionError } from "./errors.js";
+import { isErrno, openNoFollow } from "./fs-util.js";
+import {
+  type DiskIssueSnapshot,
+  DiskIssueSnapshotSchema,
+  type DiskSession,
+  DiskSessionSchema,
+  STORE_FORMAT_VERSION,
+} from "./model.js";
 
 /**
  * The journal makes each change cost O(change) instead of O(store): a change is one appended
@@ -11,7 +18,8 @@ import { type DiskSession, DiskSessionSchema } from "./model.js";
  * deletes), so replaying a journal over a `sessions.json` that already contains it is harmless;
  * that is what makes compaction crash-safe without a sequence number.
  *
- * Layout: a header line `{"journal":1,"generation":"<id>"}` and then one line per change,
+ * Layout: a header line `{"journal":1,"generation":"<id>","format":<STORE_FORMAT_VERSION>}`
+ * (`format` absent: written by a release before format 2) and then one line per change,
  * `<crc32 hex> <json>`. A new generation is written whenever the journal is compacted, which
  * tells other processes to reload.
  */
@@ -19,14 +27,21 @@ import { type DiskSession, DiskSessionSchema } from "./model.js";
 export interface JournalRecord {
   put?: DiskSession[];
   del?: string[];
+  /** Issue snapshots; the first capture of an issue number wins. */
+  issues?: DiskIssueSnapshot[];
 }
 
 const RecordSchema = z.object({
   put: z.array(DiskSessionSchema).optional(),
   del: z.array(z.string()).optional(),
+  issues: z.array(DiskIssueSnapshotSchema).optional(),
 });
 
-const HeaderSchema = z.object({ journal: z.literal(1), generation: z.string().min(1) });
+const HeaderSchema = z.object({
+  journal: z.literal(1),
+  generation: z.string().min(1),
+  format: z.number().int().positive().optional(),
+});
 
 export interface JournalRead {
   generation: string;
@@ -40,7 +55,7 @@ export interface JournalRead {
 }
 
 export function headerLine(generation: string): string {
-  return `${JSON.stringify({ journal: 1, generation })}\n`;
+  return `${JSON.stringify({ journal: 1, generation, format: STORE_FORMAT_VERSION })}\n`;
 }
 
 export function encodeRecord(record: JournalRecord): string {
@@ -49,28 +64,45 @@ export function encodeRecord(record: JournalRecord): string {
   return `${sum} ${json}\n`;
 }
 
-function decodeLine(line: string): JournalRecord | null {
-  const space = line.indexOf(" ");
-  if (space !== 8) return null;
-  const json = line.slice(9);
-  const sum = crc32(Buffer.from(json, "utf8")).toString(16).padStart(8, "0");
-  if (sum !== line.slice(0, 8)) return null;
+/**
+ * A line whose checksum fails is a torn write (null). One whose checksum holds was written
+ * whole by a writer, so content that does not parse is corruption, never a torn write.
+ */
+function decodeLine(line: Buffer, file: string, at: number): JournalRecord | null {
+  if (line.length < 9 || line[8] !== 0x20) return null;
+  const json = line.subarray(9);
+  const sum = crc32(json).toString(16).padStart(8, "0");
+  if (sum !== line.subarray(0, 8).toString("latin1")) return null;
+  let raw: unknown;
   try {
-    const parsed = RecordSchema.safeParse(JSON.parse(json));
-    return parsed.success ? (parsed.data as JournalRecord) : null;
-  } catch {
-    return null;
+    raw = JSON.parse(json.toString("utf8"));
+  } catch (error) {
+    throw new StoreCorruptError(file, `journal record at byte ${at} is not JSON`, { cause: error });
   }
+  const parsed = RecordSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.map(String).join(".")}: ${issue.message}` : "invalid";
+    throw new StoreCorruptError(file, `journal record at byte ${at} is invalid (${where})`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data as JournalRecord;
 }
 
 function parseHeader(line: string, file: string): string {
+  let raw: unknown;
   try {
-    const parsed = HeaderSchema.safeParse(JSON.parse(line));
-    if (parsed.success) return parsed.data.generation;
-  } catch {
-    // fall through to the error below
+    raw = JSON.parse(line);
+  } catch (error) {
+    throw new StoreCorruptError(file, "the journal header is not recognised", { cause: error });
   }
-  throw new StoreCorruptError(file, "the journal header is not recognised");
+  const parsed = HeaderSchema.safeParse(raw);
+  if (!parsed.success) throw new StoreCorruptError(file, "the journal header is not recognised");
+  const format = parsed.data.format ?? 1;
+  if (format > STORE_FORMAT_VERSION)
+    throw new UnsupportedVersionError(file, format, STORE_FORMAT_VERSION);
+  return parsed.data.generation;
 }
 
 /**
@@ -87,7 +119,7 @@ export async function readJournal(
 ): Promise<JournalRead | null> {
   let handle: fs.FileHandle;
   try {
-    handle = await fs.open(file, "r");
+    handle = await openNoFollow(file, constants.O_RDONLY);
   } catch (error) {
     if (isErrno(error, "ENOENT")) return null;
     throw error;
@@ -119,7 +151,7 @@ function decodeRecords(
   let pos = 0;
   while (pos < data.length) {
     const nl = data.indexOf(0x0a, pos);
-    const record = nl < 0 ? null : decodeLine(data.subarray(pos, nl).toString("utf8"));
+    const record = nl < 0 ? null : decodeLine(data.subarray(pos, nl), file, base + pos);
     if (!record) {
       if (nl >= 0 && data.indexOf(0x0a, nl + 1) >= 0) {
         throw new StoreCorruptError(file, `journal record at byte ${base + pos} is damaged`);
@@ -139,7 +171,7 @@ export async function appendRecord(
   record: JournalRecord,
 ): Promise<number> {
   const line = Buffer.from(encodeRecord(record), "utf8");
-  const handle = await fs.open(file, "r+");
+  const handle = await openNoFollow(file, constants.O_RDWR);
   try {
     const { size } = await handle.stat();
     if (size !== offset) await handle.truncate(offset);

@@ -1,26 +1,38 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import { hostname } from "node:os";
-import path from "node:path";
 import { z } from "zod";
 import { extraFields, readDocumentFile, serializeDocument } from "./document.js";
 import {
   IllegalTransitionError,
-  MiyabiError,
+  InvalidInputError,
+  PatchDigestError,
   SessionNotFoundError,
   StoreClosedError,
+  StoreNotFoundError,
 } from "./errors.js";
-import { isErrno, pidAlive, removeDeadWritersTemps, writeFileAtomic } from "./fs-util.js";
-import { assertAgentName, assertSessionId, newSessionId } from "./ids.js";
+import {
+  appendFileNoFollow,
+  ensureRealDir,
+  isErrno,
+  readFileNoFollow,
+  removeDeadWritersTemps,
+  writeFileAtomic,
+} from "./fs-util.js";
+import { assertAgentName, assertSessionId, isClaudeSessionId, newSessionId } from "./ids.js";
 import { appendRecord, headerLine, type JournalRecord, readJournal } from "./journal.js";
+import { StoreLayout } from "./layout.js";
 import { flattenTree, lineageOf, mapTree, type TreeNode, treeOf } from "./lineage.js";
 import { FileLock } from "./lock.js";
 import { type MergeReport, mergeSessions } from "./merge.js";
 import {
   AgentResultInputSchema,
   type DiskAgentResult,
+  type DiskIssueSnapshot,
   type DiskSession,
   type DiskSessionContext,
+  type IssueSnapshot,
+  issueFromDisk,
   type Phase,
   PhaseSchema,
   type ProcessInfoInput,
@@ -40,16 +52,8 @@ import {
   type StoreOptions,
   StoreOptionsSchema,
 } from "./options.js";
+import { isSameProcess, stopRecordedProcess } from "./processes.js";
 import { SessionTable } from "./table.js";
-
-export class StoreNotFoundError extends MiyabiError {
-  constructor(dir: string) {
-    super(
-      "STORE_NOT_FOUND",
-      `No session store at ${dir}. Check --dir, or create a session first (miyabi-sessions create).`,
-    );
-  }
-}
 
 const purposeSchema = z.string().max(10_000);
 const resultSchema = AgentResultInputSchema;
@@ -107,6 +111,14 @@ const PruneInputSchema = z.object({
 });
 export type PruneInput = z.input<typeof PruneInputSchema>;
 
+const IssueInputSchema = z.object({
+  number: z.number().int().nonnegative(),
+  title: z.string().max(1_000),
+  body: z.string().max(1_000_000),
+  url: z.string().nullable().default(null),
+});
+export type IssueInput = z.input<typeof IssueInputSchema>;
+
 export interface PruneReport {
   /** Ids removed (or that would be, with dryRun), roots and their descendants. */
   removed: string[];
@@ -162,6 +174,7 @@ export class SessionStore {
   readonly file: string;
   readonly journalFile: string;
   readonly logsDir: string;
+  readonly #paths: StoreLayout;
   readonly #options: ResolvedStoreOptions;
   readonly #lock: FileLock;
   #table = new SessionTable();
@@ -177,11 +190,12 @@ export class SessionStore {
 
   private constructor(options: ResolvedStoreOptions) {
     this.#options = options;
-    this.dir = path.resolve(options.dir);
-    this.file = path.join(this.dir, "sessions.json");
-    this.journalFile = path.join(this.dir, "sessions.journal");
-    this.logsDir = path.join(this.dir, "logs");
-    this.#lock = new FileLock(path.join(this.dir, "sessions.lock"), {
+    this.#paths = new StoreLayout(options.dir);
+    this.dir = this.#paths.dir;
+    this.file = this.#paths.file;
+    this.journalFile = this.#paths.journal;
+    this.logsDir = this.#paths.logs;
+    this.#lock = new FileLock(this.#paths.lock, {
       timeoutMs: options.lockTimeoutMs,
       staleMs: options.staleLockMs,
     });
@@ -192,7 +206,8 @@ export class SessionStore {
     const resolved = parseInput(StoreOptionsSchema, options, "store options");
     const store = new SessionStore(resolved);
     if (resolved.create) {
-      await fs.mkdir(store.logsDir, { recursive: true });
+      await fs.mkdir(store.dir, { recursive: true });
+      await ensureRealDir(store.logsDir);
     } else {
       try {
         await fs.access(store.dir);
@@ -330,7 +345,7 @@ export class SessionStore {
     assertSessionId(fromId);
     const targets = inputs.map((i) => parseInput(HandoffInputSchema, i, "handoff"));
     if (targets.length === 0)
-      throw new MiyabiError("INVALID_INPUT", "fanOut needs at least one target agent.");
+      throw new InvalidInputError("fanOut needs at least one target agent.");
     for (const t of targets) assertAgentName(t.toAgent);
     return this.#change(() => {
       const parent = this.#require(fromId);
@@ -438,6 +453,8 @@ export class SessionStore {
           runner_pid: data.runnerPid,
           hostname: data.hostname ?? hostname(),
           started_at: data.startedAt ?? now,
+          start_ticks: data.startTicks,
+          runner_start_ticks: data.runnerStartTicks,
         },
         updated_at: now,
       };
@@ -447,30 +464,43 @@ export class SessionStore {
 
   /**
    * Fail Active sessions whose owning process ran on this host and is gone without recording a
-   * result, so no session stays Active after its process died. Returns the ids it failed.
+   * result, so no session stays Active after its process died. The Claude process tree such a
+   * session left behind is stopped when it is provably the recorded one (same pid and start
+   * time). Returns the ids it failed.
    */
   async reconcileOrphans(): Promise<string[]> {
     const host = hostname();
-    return this.#change(() => {
-      const now = this.#now();
+    return this.#exclusive(async () => {
       const put: DiskSession[] = [];
       for (const s of this.#table.values()) {
         const proc = s.process;
         if (s.status !== "Active" || !proc || proc.hostname !== host || s.result) continue;
-        if (proc.runner_pid === process.pid || pidAlive(proc.runner_pid)) continue;
+        if (proc.runner_pid === process.pid && proc.runner_start_ticks === null) continue;
+        if (await isSameProcess(proc.runner_pid, proc.runner_start_ticks)) continue;
+        // Stopped before the session is recorded Failed: a crash in between leaves it Active,
+        // so the next open tries again.
+        const stopped =
+          proc.pid !== null &&
+          proc.start_ticks !== null &&
+          (await stopRecordedProcess(proc.pid, proc.start_ticks));
+        const now = this.#now();
         put.push({
           ...s,
           status: "Failed",
-          error_message: `orphaned: the process that ran this session (pid ${proc.runner_pid}) exited without recording a result`,
+          error_message: `orphaned: the process that ran this session (pid ${proc.runner_pid}) exited without recording a result${stopped ? `; its Claude process (pid ${proc.pid}) was stopped` : ""}`,
           updated_at: now,
           ended_at: now,
         });
       }
-      return { record: put.length > 0 ? { put } : null, value: put.map((s) => s.id) };
+      if (put.length > 0) await this.#commit({ put });
+      return put.map((s) => s.id);
     });
   }
 
-  /** Remove whole lineage trees that are finished and older than the cutoff, with their logs. */
+  /**
+   * Remove whole lineage trees that are finished and older than the cutoff, with every file of
+   * theirs: logs, patches, and the transcripts of their Claude sessions no kept session uses.
+   */
   async prune(input: PruneInput): Promise<PruneReport> {
     const data = parseInput(PruneInputSchema, input, "prune options");
     const allowed = new Set<SessionStatus>(data.statuses);
@@ -489,12 +519,23 @@ export class SessionStore {
         if (prunable) for (const s of members) del.push(s.id);
       }
       const record = data.dryRun || del.length === 0 ? null : { del };
-      return { record, value: del };
+      const gone = new Set(del);
+      const kept = new Set<string>();
+      const dropped = new Set<string>();
+      for (const s of this.#table.values()) {
+        for (const id of claudeSessionIds(s)) (gone.has(s.id) ? dropped : kept).add(id);
+      }
+      const transcripts = [...dropped].filter((id) => !kept.has(id));
+      return { record, value: { del, transcripts } };
     });
     if (!data.dryRun) {
-      await Promise.all(removed.map((id) => fs.rm(this.logPath(id), { force: true })));
+      const files = [
+        ...removed.del.flatMap((id) => [this.#paths.log(id), this.#paths.patch(id)]),
+        ...removed.transcripts.map((id) => this.#paths.transcript(id)),
+      ];
+      await Promise.all(files.map((file) => fs.rm(file, { force: true })));
     }
-    return { removed, dryRun: data.dryRun };
+    return { removed: removed.del, dryRun: data.dryRun };
   }
 
   /**
@@ -502,34 +543,143 @@ export class SessionStore {
    * of either side survives; see `mergeSessions` for how differing copies are resolved.
    */
   async mergeFrom(source: string | StoreDocument): Promise<MergeReport> {
-    const other = typeof source === "string" ? await readStoreDir(source) : source.sessions;
+    const other =
+      typeof source === "string"
+        ? await readStoreDir(source)
+        : { sessions: source.sessions, issues: source.issues ?? [] };
+    // Files first: a crash before the sessions are merged leaves only unused files, never a
+    // merged-in session whose transcript or patch is missing.
+    if (typeof source === "string") await this.#copyFilesFrom(new StoreLayout(source), other);
     return this.#change(() => {
-      const { sessions, report } = mergeSessions(this.#table.values(), other);
+      const { sessions, report } = mergeSessions(this.#table.values(), other.sessions);
       const put = sessions.filter((s) => this.#table.get(s.id) !== s);
-      return { record: put.length > 0 ? { put } : null, value: report };
+      const issues = other.issues.filter((i) => !this.#table.issue(i.number));
+      const record = put.length > 0 || issues.length > 0 ? { put, issues } : null;
+      return { record, value: report };
     });
+  }
+
+  /*
+   * Logs and transcripts only grow, so when both stores hold one the longer copy is the newer.
+   * A patch is copied only when it matches the digest its own store recorded.
+   */
+  async #copyFilesFrom(from: StoreLayout, other: { sessions: DiskSession[] }): Promise<void> {
+    const copy = async (src: string, dst: string, dir: string, check?: (b: Buffer) => void) => {
+      const data = await readFileNoFollow(src);
+      if (data === null) return;
+      check?.(data);
+      const mine = await readFileNoFollow(dst);
+      if (mine !== null && mine.length >= data.length) return;
+      await ensureRealDir(dir);
+      await writeFileAtomic(dst, data);
+    };
+    const transcripts = new Set<string>();
+    for (const s of other.sessions) {
+      for (const id of claudeSessionIds(s)) transcripts.add(id);
+      await copy(from.log(s.id), this.#paths.log(s.id), this.#paths.logs);
+      const patch = s.patch;
+      await copy(from.patch(s.id), this.#paths.patch(s.id), this.#paths.patches, (data) => {
+        const problem = patchProblem(data, patch);
+        if (problem) throw new PatchDigestError(s.id, from.patch(s.id), problem);
+      });
+    }
+    for (const id of transcripts) {
+      await copy(from.transcript(id), this.#paths.transcript(id), this.#paths.transcripts);
+    }
   }
 
   /* ---------- logs ---------- */
 
   /** `logs/{uuid}.log`; the id is validated first so it can never name a path outside the store. */
   logPath(id: string): string {
-    return path.join(this.logsDir, `${assertSessionId(id)}.log`);
+    return this.#paths.log(id);
   }
 
   async appendLog(id: string, text: string): Promise<void> {
-    await fs.appendFile(this.logPath(id), text);
+    const file = this.#paths.log(id);
+    await ensureRealDir(this.#paths.logs);
+    await appendFileNoFollow(file, text);
   }
 
   /** The session's log, or "" when nothing was written yet. */
   async readLog(id: string): Promise<string> {
     await this.getSession(id);
-    try {
-      return await fs.readFile(this.logPath(id), "utf8");
-    } catch (error) {
-      if (isErrno(error, "ENOENT")) return "";
-      throw error;
-    }
+    return (await readFileNoFollow(this.#paths.log(id)))?.toString("utf8") ?? "";
+  }
+
+  /* ---------- transcripts and patches ---------- */
+
+  /** Keep a copy of a Claude conversation, so a later job (or machine) can resume it. */
+  async writeTranscript(claudeSessionId: string, text: string): Promise<void> {
+    const file = this.#paths.transcript(claudeSessionId);
+    await ensureRealDir(this.#paths.transcripts);
+    await writeFileAtomic(file, text);
+  }
+
+  /** The stored copy of a Claude conversation, or null when the store has none. */
+  async readTranscript(claudeSessionId: string): Promise<string | null> {
+    return (
+      (await readFileNoFollow(this.#paths.transcript(claudeSessionId)))?.toString("utf8") ?? null
+    );
+  }
+
+  /**
+   * Keep a session's changes as a patch (jobs that do not push carry their work this way) and
+   * record its digest on the session, so `readPatch` can tell it from one changed afterwards.
+   */
+  async writePatch(sessionId: string, text: string): Promise<{ sha256: string; bytes: number }> {
+    const file = this.#paths.patch(sessionId);
+    const data = Buffer.from(text, "utf8");
+    const info = { sha256: sha256Hex(data), bytes: data.length };
+    return this.#exclusive(async () => {
+      const session = this.#require(sessionId);
+      await ensureRealDir(this.#paths.patches);
+      await writeFileAtomic(file, data);
+      await this.#commit({ put: [{ ...session, patch: info, updated_at: this.#now() }] });
+      return info;
+    });
+  }
+
+  /**
+   * A session's patch, verified against the digest the store recorded when it wrote it; null
+   * when the session has none. Throws PatchDigestError for anything else.
+   */
+  async readPatch(sessionId: string): Promise<string | null> {
+    const file = this.#paths.patch(sessionId);
+    return this.#exclusive(async () => {
+      const recorded = this.#require(sessionId).patch;
+      const data = await readFileNoFollow(file);
+      if (data === null) {
+        if (recorded) throw new PatchDigestError(sessionId, file, "is missing");
+        return null;
+      }
+      const problem = patchProblem(data, recorded);
+      if (problem) throw new PatchDigestError(sessionId, file, problem);
+      return data.toString("utf8");
+    });
+  }
+
+  /* ---------- issues ---------- */
+
+  /**
+   * Keep the issue's title and body as the first phase saw them. The first capture of an issue
+   * wins: later calls return it unchanged, so editing the issue between jobs changes nothing.
+   */
+  async captureIssue(input: IssueInput): Promise<IssueSnapshot> {
+    const data = parseInput(IssueInputSchema, input, "issue");
+    return this.#change(() => {
+      const existing = this.#table.issue(data.number);
+      if (existing) return { record: null, value: issueFromDisk(existing) };
+      const snapshot: DiskIssueSnapshot = { ...data, captured_at: this.#now() };
+      return { record: { issues: [snapshot] }, value: issueFromDisk(snapshot) };
+    });
+  }
+
+  async issueSnapshot(issueNumber: number): Promise<IssueSnapshot | null> {
+    return this.#exclusive(() => {
+      const found = this.#table.issue(issueNumber);
+      return found ? issueFromDisk(found) : null;
+    });
   }
 
   /* ---------- lifecycle ---------- */
@@ -628,6 +778,7 @@ export class SessionStore {
       result: null,
       process: null,
       retry_of: null,
+      patch: null,
     };
   }
 
@@ -694,7 +845,7 @@ export class SessionStore {
     const doc = await readDocumentFile(this.file);
     this.#extra = extraFields(doc);
     if (journal && !journal.fromStart) journal = await readJournal(this.journalFile);
-    const table = SessionTable.from(doc?.sessions ?? []);
+    const table = SessionTable.from(doc?.sessions ?? [], doc?.issues ?? []);
     for (const r of journal?.records ?? []) table.apply(r);
     this.#table = table;
     this.#generation = journal?.generation ?? null;
@@ -726,21 +877,52 @@ export class SessionStore {
    * so replaying them changes nothing.
    */
   async #compactLocked(): Promise<void> {
-    await writeFileAtomic(this.file, serializeDocument(this.#table.values(), this.#extra));
+    await writeFileAtomic(
+      this.file,
+      serializeDocument(this.#table.values(), this.#table.issues(), this.#extra),
+    );
     this.#jsonStamp = await fileStamp(this.file);
     await this.#newJournal();
   }
 }
 
 /** Everything a store directory holds, its journal included, without locking or writing it. */
-async function readStoreDir(dir: string): Promise<DiskSession[]> {
-  const root = path.resolve(dir);
-  const doc = await readDocumentFile(path.join(root, "sessions.json"));
-  const journal = await readJournal(path.join(root, "sessions.journal"));
-  if (!doc && !journal) throw new StoreNotFoundError(root);
-  const table = SessionTable.from(doc?.sessions ?? []);
+async function readStoreDir(
+  dir: string,
+): Promise<{ sessions: DiskSession[]; issues: DiskIssueSnapshot[] }> {
+  const paths = new StoreLayout(dir);
+  const doc = await readDocumentFile(paths.file);
+  const journal = await readJournal(paths.journal);
+  if (!doc && !journal) throw new StoreNotFoundError(paths.dir);
+  const table = SessionTable.from(doc?.sessions ?? [], doc?.issues ?? []);
   for (const r of journal?.records ?? []) table.apply(r);
-  return [...table.values()];
+  return { sessions: [...table.values()], issues: [...table.issues()] };
+}
+
+/** The Claude conversations a session names (its own run and the results it inherited). */
+function claudeSessionIds(s: DiskSession): string[] {
+  const ids: string[] = [];
+  for (const r of [s.result, ...s.context.previous_results]) {
+    const id = r?.claude_session_id;
+    // Ids read from a store are data: only a well-formed one may become a file name.
+    if (id && isClaudeSessionId(id)) ids.push(id);
+  }
+  return ids;
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Why `data` is not the patch whose digest was recorded, or null when it is. */
+function patchProblem(
+  data: Buffer,
+  recorded: { sha256: string; bytes: number } | null,
+): string | null {
+  if (!recorded) return "has no digest recorded in the store";
+  if (data.length !== recorded.bytes || sha256Hex(data) !== recorded.sha256)
+    return "does not match the digest recorded when the store wrote it";
+  return null;
 }
 
 async function fileStamp(file: string): Promise<string | null> {
