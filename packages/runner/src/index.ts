@@ -38,6 +38,14 @@ export {
   type RunPhaseOptions,
 } from "./internal/plan.js";
 export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
+export { sanitizeUserText } from "./internal/sanitize.js";
+export {
+  createRedactor,
+  REDACTED,
+  type Redactor,
+  redact,
+  secretValues,
+} from "./internal/secrets.js";
 export {
   buildClaudeArgs,
   type PermissionDenial,
