@@ -66,7 +66,6 @@ export {
   claudeConfigDir,
   claudeProjectDirName,
   claudeTranscriptPath,
-  storedTranscriptPath,
 } from "./internal/transcripts.js";
 export {
   type CommitPhaseOptions,

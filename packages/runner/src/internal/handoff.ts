@@ -1,4 +1,3 @@
-import fs from "node:fs/promises";
 import path from "node:path";
 import type { Phase, Session, SessionStore } from "@miyabi/core";
 import { HandoffError } from "./errors.js";
@@ -7,7 +6,6 @@ import { requireDirectory } from "./plan.js";
 import { renderPrompt } from "./prompts.js";
 import { type ProgressEvent, runSession } from "./session-run.js";
 import { type ClaudeSettings, type HandoffMode, mergeSettings } from "./settings.js";
-import { storedTranscriptPath } from "./transcripts.js";
 import { sessionCommitter } from "./worktree.js";
 
 export interface HandoffRunOptions {
@@ -31,15 +29,6 @@ export interface HandoffRunOptions {
   commit?: boolean;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -67,8 +56,8 @@ export async function handoffAndRun(options: HandoffRunOptions): Promise<Session
   await requireDirectory(cwd);
   const resumeFrom = parent.result?.claudeSessionId ?? null;
   if (options.mode !== "fresh") {
-    const stored = resumeFrom ? storedTranscriptPath(store.dir, resumeFrom) : null;
-    if (!stored || !(await exists(stored))) {
+    const stored = resumeFrom ? await store.readTranscript(resumeFrom) : null;
+    if (stored === null) {
       throw new HandoffError(
         `Session ${parent.id} has no Claude conversation in the store to ${options.mode}${resumeFrom ? ` (transcript of ${resumeFrom} missing)` : ""}; hand off with --mode fresh instead.`,
       );

@@ -1,5 +1,12 @@
 import fs from "node:fs/promises";
-import type { AgentResultInput, Outcome, Phase, Session, SessionStore } from "@miyabi/core";
+import {
+  type AgentResultInput,
+  type Outcome,
+  type Phase,
+  processStartTicks,
+  type Session,
+  type SessionStore,
+} from "@miyabi/core";
 import { type ClaudeProcessResult, runClaudeProcess } from "./claude.js";
 import { redact, secretValues } from "./secrets.js";
 import type { HandoffMode, ResolvedClaudeSettings } from "./settings.js";
@@ -256,7 +263,7 @@ async function runAndRecord(
     prompt = options.freshPrompt?.() ?? prompt;
   } else if (options.mode !== "fresh" && options.resumeFrom) {
     const found = await restoreTranscript({
-      storeDir: store.dir,
+      store,
       configDir,
       cwd,
       claudeSessionId: options.resumeFrom,
@@ -306,7 +313,17 @@ async function runAndRecord(
     secrets,
     onEvent,
     onSpawn: async (pid) => {
-      await store.setProcess(session.id, { pid, runnerPid: process.pid });
+      // Start times tell a reused pid from ours when an orphaned run is reconciled later.
+      const [startTicks, runnerStartTicks] = await Promise.all([
+        processStartTicks(pid),
+        processStartTicks(process.pid),
+      ]);
+      await store.setProcess(session.id, {
+        pid,
+        runnerPid: process.pid,
+        startTicks,
+        runnerStartTicks,
+      });
     },
   });
   const r = run.result;
@@ -342,7 +359,7 @@ async function runAndRecord(
 
   if (claudeSessionId) {
     const saved = await saveTranscript({
-      storeDir: store.dir,
+      store,
       configDir,
       cwd,
       claudeSessionId,
