@@ -83,6 +83,18 @@ function parentOf(plan: PhasePlan): string | null {
   return null;
 }
 
+/** How a failed attempt is shown to its retry: why it ended, and where its changes are. */
+function attemptNote(failed: Session, result: AgentResult): AgentResult {
+  const kept = result.commit
+    ? ` Its changes are kept in work-in-progress commit ${result.commit.slice(0, 12)}, already in your working tree: continue from them.`
+    : "";
+  const said = result.summary ? ` It said: ${result.summary}` : "";
+  return {
+    ...result,
+    summary: `An earlier attempt at this phase did not finish (${failed.errorMessage ?? result.outcome}).${kept}${said}`,
+  };
+}
+
 /** Run one planned agent in its recorded session. */
 async function runAgent(
   options: RunPhaseOptions,
@@ -96,8 +108,7 @@ async function runAgent(
   const session = await store.getSession(sessionId);
   const template =
     step.prompt ?? (await findPromptTemplate(options.repoDir, session.agentName, step.phase));
-  // A retry is told how the attempt before it ended (and where its kept changes are).
-  const earlier = agent.retryOf?.result ? [agent.retryOf.result] : [];
+  const earlier = agent.retryOf?.result ? [attemptNote(agent.retryOf, agent.retryOf.result)] : [];
   const prompt = () =>
     renderPrompt({
       agent: session.agentName,
