@@ -17,9 +17,9 @@ export {
 export {
   DEFAULT_PIPELINE,
   findStep,
-  type PipelineDefaults,
   loadPipeline,
   nextStep,
+  type PipelineDefaults,
   type PipelineDefinition,
   type PipelineInput,
   PipelineSchema,

@@ -73,7 +73,8 @@ async function recordSessions(options: RunPhaseOptions, plan: PhasePlan): Promis
     previousResults: start.previousResults,
   };
   const ids: string[] = [];
-  for (const a of plan.agents) ids.push(await store.create({ agentName: a.agent, purpose, context }));
+  for (const a of plan.agents)
+    ids.push(await store.create({ agentName: a.agent, purpose, context }));
   return ids;
 }
 

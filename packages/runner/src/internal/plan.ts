@@ -151,7 +151,9 @@ function requireStep(pipeline: PipelineDefinition, name: string): PipelineStep {
   const step = findStep(pipeline, name);
   if (step) return step;
   const known = pipeline.steps.map((s) => s.id).join(", ");
-  throw new PipelineStateError(`No step "${name}" in pipeline ${pipeline.name}; its steps are ${known}.`);
+  throw new PipelineStateError(
+    `No step "${name}" in pipeline ${pipeline.name}; its steps are ${known}.`,
+  );
 }
 
 /** The newest session of `step` that finished with a conversation to continue. */
@@ -240,7 +242,9 @@ export async function planPhase(
   const index = pipeline.steps.indexOf(step);
   const before = index > 0 ? pipeline.steps[index - 1] : undefined;
   const source =
-    mode === "fresh" || !before ? null : await conversationOf(store, pipeline, issue.number, before);
+    mode === "fresh" || !before
+      ? null
+      : await conversationOf(store, pipeline, issue.number, before);
 
   return {
     done: false,

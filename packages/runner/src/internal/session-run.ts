@@ -159,7 +159,8 @@ function judge(
     // `subtype` says "success" even for API errors: only the specific subtypes are trusted.
     const detail = (r.result ?? "").trim() || (r.errors ?? []).map(String).join("; ");
     if (r.subtype === "error_max_turns") {
-      const limit = settings.maxTurns === undefined ? "" : ` of ${plural(settings.maxTurns, "turn")}`;
+      const limit =
+        settings.maxTurns === undefined ? "" : ` of ${plural(settings.maxTurns, "turn")}`;
       return {
         outcome: "failure",
         error: `Claude reached its turn limit${limit} before finishing; raise the limit (max turns) or narrow the task`,
@@ -219,7 +220,10 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
     return store.fail(
       sessionId,
       redact(message, secrets),
-      ran && { ...ran, outcome: ran.outcome === "success" || ran.outcome === "partial" ? "failure" : ran.outcome },
+      ran && {
+        ...ran,
+        outcome: ran.outcome === "success" || ran.outcome === "partial" ? "failure" : ran.outcome,
+      },
     );
   }
 }
@@ -297,7 +301,10 @@ async function runAndRecord(
       turns = event.line.num_turns ?? turns;
       const denied = event.line.permission_denials?.length ?? deniedTools.length;
       const suffix = denied > 0 ? `, ${plural(denied, "tool call")} denied` : "";
-      emit("result", `${event.line.is_error ? "error" : "done"} after ${plural(turns, "turn")}${suffix}`);
+      emit(
+        "result",
+        `${event.line.is_error ? "error" : "done"} after ${plural(turns, "turn")}${suffix}`,
+      );
     }
   };
   const run = await runClaudeProcess({
@@ -332,7 +339,8 @@ async function runAndRecord(
   const denials = tallyDenials(r?.permission_denials?.map((d) => d.tool_name) ?? deniedTools);
   const { outcome, error } = judge(run, settings, denials, logFile);
   const agentSummary = (r?.result ?? run.lastText).slice(0, SUMMARY_LIMIT);
-  const summary = outcome === "partial" ? `${agentSummary}\n\n${deniedNote(denials)}`.trim() : agentSummary;
+  const summary =
+    outcome === "partial" ? `${agentSummary}\n\n${deniedNote(denials)}`.trim() : agentSummary;
   const result: AgentResultInput = {
     agent: session.agentName,
     phase: session.context.currentPhase,
@@ -389,7 +397,8 @@ async function runAndRecord(
       );
       reason = `${why}. Keeping the agent's changes as a work-in-progress commit failed too (${cause}); they are still in the worktree`;
     }
-    if (wip) emit("note", `kept the agent's changes as work-in-progress commit ${wip.slice(0, 12)}`);
+    if (wip)
+      emit("note", `kept the agent's changes as work-in-progress commit ${wip.slice(0, 12)}`);
   }
   return store.fail(session.id, redact(reason, secrets), { ...result, commit: wip });
 }
