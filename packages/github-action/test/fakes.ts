@@ -7,7 +7,13 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Session } from "@miyabi/core";
-import { commitPhase, loadPipeline, nextStep, type RunPhaseOptions } from "@miyabi/runner";
+import {
+  commitPhase,
+  issueStanding,
+  loadPipeline,
+  nextStep,
+  type RunPhaseOptions,
+} from "@miyabi/runner";
 import {
   type Cache,
   type GitHubApi,
@@ -182,7 +188,7 @@ export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
   const calls: RunPhaseOptions[] = [];
   const runner: Runner = {
     loadPipeline,
-    nextStep,
+    issueStanding,
     async runPhase(options) {
       calls.push(options);
       const { store, issue, pipeline } = options;
