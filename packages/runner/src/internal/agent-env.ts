@@ -65,9 +65,11 @@ export function agentEnv(args: {
   for (const [name, value] of Object.entries(base)) {
     if (value !== undefined && INHERITED.test(name)) env[name] = value;
   }
+  // Not CLAUDE_CODE_SUBPROCESS_ENV_SCRUB: with CLI 2.1.332 it forces the `default` permission
+  // mode and leaves empty stand-ins (package.json, .env*, .npmrc, node_modules/.bin...) in the
+  // working tree that a phase commit would pick up (docs/claude-cli.md). Nothing in this
+  // environment is worth scrubbing: the credential is the proxy's per-run stand-in.
   Object.assign(env, {
-    // Claude Code removes credentials from the environment of its tools, hooks and MCP servers.
-    CLAUDE_CODE_SUBPROCESS_ENV_SCRUB: "1",
     // No update checks, telemetry or error reports: the API (through the proxy) only.
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
     DISABLE_AUTOUPDATER: "1",

@@ -3,20 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { agentEnv, credentialOf, upstreamOf } from "./agent-env.js";
 import { SandboxUnavailableError } from "./errors.js";
-import {
-  type ProtectedSnapshot,
-  restoreProtected,
-  snapshotProtected,
-} from "./protected.js";
+import { type ProtectedSnapshot, restoreProtected, snapshotProtected } from "./protected.js";
 import { type CredentialProxy, startCredentialProxy } from "./proxy.js";
+import { bwrapPath, isInside, jailArgs, probeSandbox, SANDBOX_INSTALL_HINT } from "./sandbox.js";
 import { secretValues } from "./secrets.js";
-import {
-  bwrapPath,
-  isInside,
-  jailArgs,
-  probeSandbox,
-  SANDBOX_INSTALL_HINT,
-} from "./sandbox.js";
 import type { ResolvedClaudeSettings } from "./settings.js";
 
 /**
@@ -95,7 +85,8 @@ export async function prepareAgentRun(args: {
       settings,
       base,
       agentHome,
-      proxy: credential && proxy ? { url: proxy.url, name: credential.name, dummy: proxy.dummy } : null,
+      proxy:
+        credential && proxy ? { url: proxy.url, name: credential.name, dummy: proxy.dummy } : null,
     });
     const home = base.HOME ?? os.homedir();
     // A hidden directory that holds the working tree (a repository under HOME) cannot be

@@ -4,7 +4,10 @@ import { redact } from "./secrets.js";
 import {
   LineSplitter,
   MAX_LINE_LENGTH,
-  parseStreamLine, type ResultLine, type StreamEvent } from "./stream.js";
+  parseStreamLine,
+  type ResultLine,
+  type StreamEvent,
+} from "./stream.js";
 
 export interface ClaudeProcessOptions {
   executable: string;

@@ -191,7 +191,8 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
     ids.map(async (id) => {
       const session = await store.getSession(id);
       const template =
-        step.prompt ?? (await findPromptTemplate(
+        step.prompt ??
+        (await findPromptTemplate(
           options.trustedDir ?? options.repoDir,
           session.agentName,
           step.phase,

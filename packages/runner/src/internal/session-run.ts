@@ -1,12 +1,12 @@
 import fs from "node:fs/promises";
 import type { AgentResultInput, Outcome, Phase, Session, SessionStore } from "@miyabi/core";
-import { type ClaudeProcessResult, runClaudeProcess } from "./claude.js";
 import { type AgentRun, prepareAgentRun } from "./agent.js";
+import { type ClaudeProcessResult, runClaudeProcess } from "./claude.js";
 import { redact } from "./secrets.js";
 import type { HandoffMode, ResolvedClaudeSettings } from "./settings.js";
 import type { StreamEvent } from "./stream.js";
-import type { CommitResult } from "./worktree.js";
 import { isClaudeSessionId, restoreTranscript, saveTranscript } from "./transcripts.js";
+import type { CommitResult } from "./worktree.js";
 
 export interface ProgressEvent {
   sessionId: string;

@@ -99,9 +99,7 @@ export class LineSplitter {
   #length = 0;
   #skipping = false;
 
-  constructor(
-    options: { maxLength?: number; onSkip?: (length: number) => void } = {},
-  ) {
+  constructor(options: { maxLength?: number; onSkip?: (length: number) => void } = {}) {
     this.#maxLength = options.maxLength ?? MAX_LINE_LENGTH;
     this.#onSkip = options.onSkip ?? (() => {});
   }

@@ -1,0 +1,12 @@
+import fs from "node:fs/promises"; import os from "node:os"; import path from "node:path";
+import { execa } from "execa";
+import { claudeBinPath, modelServerEnv, startModelServer } from "@miyabi/testkit";
+const root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), "dbg-")));
+const repo = path.join(root, "repo"); await fs.mkdir(repo);
+const server = await startModelServer({ script: [{ text: "hi" }] });
+const env = {...modelServerEnv(server, {home: path.join(root,"home")}), PATH: process.env.PATH};
+if (process.argv[2]) env.CLAUDE_CODE_SUBPROCESS_ENV_SCRUB = "1";
+const r = await execa(claudeBinPath(), ["-p","--output-format","json","--allowedTools=Write", "--", "hi"], {cwd: repo, env, extendEnv:false, stdin:"ignore", reject:false});
+console.log(r.exitCode, r.stderr);
+console.log((await fs.readdir(repo, {recursive:true})));
+await server.close();
