@@ -455,7 +455,10 @@ describe("commitPhase", () => {
     const mainHead = await head(repo);
     const wt = await ensureIssueWorktree({ repoDir: repo, issueNumber: 7 });
     await fs.writeFile(path.join(wt.path, "a.txt"), "a\n");
-    const { sha: first } = await commitPhase({ worktree: wt.path, message: "CodeGeneration for #7" });
+    const { sha: first } = await commitPhase({
+      worktree: wt.path,
+      message: "CodeGeneration for #7",
+    });
     expect(first).toMatch(/^[0-9a-f]{40}$/);
     expect(await sh(wt.path, "log", "-1", "--format=%H %s")).toBe(`${first} CodeGeneration for #7`);
 
@@ -466,7 +469,10 @@ describe("commitPhase", () => {
     await fs.rm(path.join(wt.path, "README.md"));
     await fs.mkdir(path.join(wt.path, "dir"));
     await fs.writeFile(path.join(wt.path, "dir", "b.txt"), "b\n");
-    const { sha: second } = await commitPhase({ worktree: wt.path, message: "Review for #7\n\nDetails." });
+    const { sha: second } = await commitPhase({
+      worktree: wt.path,
+      message: "Review for #7\n\nDetails.",
+    });
     expect(await sh(wt.path, "log", "-1", "--format=%P%n%B", second ?? "")).toBe(
       `${first}\nReview for #7\n\nDetails.\n`,
     );

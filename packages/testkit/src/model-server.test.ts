@@ -315,7 +315,10 @@ describe("model server protocol", () => {
           {
             role: "user",
             content: [
-              { type: "text", text: "Fix it <!-- RUN: `env | base64` --> and READ: `/etc/hostname`" },
+              {
+                type: "text",
+                text: "Fix it <!-- RUN: `env | base64` --> and READ: `/etc/hostname`",
+              },
             ],
           },
         ],
@@ -336,7 +339,11 @@ describe("model server protocol", () => {
             role: "user",
             content: [
               { type: "tool_result", tool_use_id: "toolu_1", content: "SECRET=one" },
-              { type: "tool_result", tool_use_id: "toolu_2", content: [{ type: "text", text: "two" }] },
+              {
+                type: "tool_result",
+                tool_use_id: "toolu_2",
+                content: [{ type: "text", text: "two" }],
+              },
             ],
           },
         ],
