@@ -2,9 +2,18 @@ import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
-import { startModelServer } from "@miyabi/testkit";
+import { SessionStore } from "@miyabi/core";
+import { claudeBinPath, startModelServer } from "@miyabi/testkit";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { DEFAULT_PIPELINE, PipelineSchema, probeSandbox, runPhase } from "../src/index.js";
+import {
+  commitPhase,
+  DEFAULT_PIPELINE,
+  PipelineSchema,
+  probeSandbox,
+  resolveSettings,
+  runPhase,
+  runSession,
+} from "../src/index.js";
 import { startCredentialProxy } from "../src/internal/proxy.js";
 import { type Rig, rig, turns } from "./helpers.js";
 
@@ -316,5 +325,133 @@ describe("trusted instructions", () => {
     expect(prompt).not.toContain("AGENT WROTE");
     expect(prompt).toMatch(/<issue-[0-9a-f]{16}>/);
     expect(prompt).not.toContain("</ISSUE>");
+  });
+});
+
+describe("sandbox modes without bubblewrap", () => {
+  async function phaseWithoutBwrap(r: Rig, mode: string) {
+    // A PATH with git and nothing else: no bwrap to be found.
+    const bin = path.join(r.root, "bin");
+    await fs.mkdir(bin, { recursive: true });
+    const { stdout: git } = await run("sh", ["-c", "command -v git"]);
+    await fs.symlink(git.trim(), path.join(bin, "git")).catch(() => undefined);
+    const fixture = path.join(import.meta.dirname, "fixtures", "sandbox-mode.mjs");
+    const args = [fixture, r.storeDir, r.repo, r.server.url, path.join(r.root, "home"), mode];
+    await r.store.close();
+    const { stdout, stderr } = await run(process.execPath, args, {
+      env: { PATH: bin, HOME: r.root },
+    });
+    return { result: JSON.parse(stdout) as Record<string, string>, progress: stderr };
+  }
+
+  it("required: refuses before any session changes and says how to install it", async () => {
+    const r = await rig([{ text: "never asked" }]);
+    const { result } = await phaseWithoutBwrap(r, "required");
+    expect(result.code).toBe("SANDBOX_UNAVAILABLE");
+    expect(result.message).toContain("sudo apt-get install -y bubblewrap");
+    expect(result.message).toContain("kernel.apparmor_restrict_unprivileged_userns=0");
+    const store = await SessionStore.open({ dir: r.storeDir });
+    expect(await store.issueSessions(42)).toEqual([]);
+    await store.close();
+    expect(turns(r.server)).toHaveLength(0);
+  });
+
+  it("auto: runs unjailed and says so in the progress and the session log", async () => {
+    const r = await rig([{ text: "ran" }]);
+    const { result, progress } = await phaseWithoutBwrap(r, "auto");
+    expect(result.status).toBe("completed");
+    expect(progress).toContain("runs WITHOUT a sandbox (bubblewrap (bwrap) is not installed)");
+    const store = await SessionStore.open({ dir: r.storeDir });
+    expect(await store.readLog(result.id as string)).toContain("WITHOUT a sandbox");
+    await store.close();
+  });
+});
+
+describe("commitPhase and protected paths", () => {
+  it("leaves protected paths out (also ones staged before), commits them only when allowed by name", async () => {
+    const r = await rig([]);
+    const repo = r.repo;
+    await run("git", ["init", "-q", "-b", "main", repo]);
+    await fs.writeFile(path.join(repo, "README.md"), "base\n");
+    await run("git", ["-C", repo, "add", "-A"]);
+    await run("git", [
+      "-C",
+      repo,
+      "-c",
+      "user.name=t",
+      "-c",
+      "user.email=t@t",
+      "commit",
+      "-qm",
+      "b",
+    ]);
+    const write = async (rel: string) => {
+      await fs.mkdir(path.dirname(path.join(repo, rel)), { recursive: true });
+      await fs.writeFile(path.join(repo, rel), `${rel}\n`);
+    };
+    for (const rel of [
+      "src/a.ts",
+      "CLAUDE.md",
+      "docs/CLAUDE.md",
+      ".claude/settings.json",
+      ".mcp.json",
+      ".miyabi/prompts/TestAgent.md",
+      ".github/workflows/ci.yml",
+      ".gitattributes",
+      "lib/.claude/commands/x.md",
+      ".githubish/file",
+    ])
+      await write(rel);
+    await run("git", ["-C", repo, "add", "CLAUDE.md"]);
+    const first = await commitPhase({ worktree: repo, message: "phase" });
+    expect(first.leftOut).toEqual([
+      ".claude/settings.json",
+      ".gitattributes",
+      ".github/workflows/ci.yml",
+      ".githubish/file",
+      ".mcp.json",
+      ".miyabi/prompts/TestAgent.md",
+      "CLAUDE.md",
+      "docs/CLAUDE.md",
+      "lib/.claude/commands/x.md",
+    ]);
+    const show = (sha: string | null) =>
+      run("git", ["-C", repo, "show", "--name-only", "--format=", sha ?? ""]).then((o) =>
+        o.stdout.trim(),
+      );
+    expect(await show(first.sha)).toBe("src/a.ts");
+    const second = await commitPhase({
+      worktree: repo,
+      message: "allowed",
+      allowProtectedPaths: [".github/workflows/ci.yml", ".miyabi/"],
+    });
+    expect(await show(second.sha)).toBe(".github/workflows/ci.yml\n.miyabi/prompts/TestAgent.md");
+    expect(second.leftOut).not.toContain(".github/workflows/ci.yml");
+  });
+});
+
+describe("a Claude session id from the store", () => {
+  it("is never used as a path or --resume argument unless it is a UUID", async () => {
+    const r = await rig([{ text: "fresh start" }]);
+    const id = await r.store.create({
+      agentName: "ReviewAgent",
+      purpose: "review",
+      context: { issueNumber: 1, currentPhase: "Review", worktreePath: r.repo },
+    });
+    const session = await runSession({
+      store: r.store,
+      sessionId: id,
+      executable: claudeBinPath(),
+      prompt: "resumed prompt",
+      freshPrompt: () => "fresh prompt",
+      settings: resolveSettings(r.claude()),
+      cwd: r.repo,
+      mode: "resume",
+      resumeFrom: "../../../etc/passwd",
+    });
+    expect(session.status).toBe("Completed");
+    expect(await r.store.readLog(id)).toContain("is not a UUID; starting a fresh conversation");
+    const prompt = JSON.stringify(turns(r.server)[0]?.body);
+    expect(prompt).toContain("fresh prompt");
   });
 });
