@@ -455,3 +455,56 @@ describe("a Claude session id from the store", () => {
     expect(prompt).toContain("fresh prompt");
   });
 });
+
+describe("Claude Code's own permission rules (defence in depth, sandbox off)", () => {
+  it("deny Read of /proc and the store, and Write into the store", async () => {
+    const secret = "store-secret-for-the-deny-rules-0000007";
+    let storeDir = "";
+    const r = await rig((_req, index) =>
+      index === 0
+        ? {
+            toolUses: [
+              { name: "Read", input: { file_path: "/proc/self/environ" } },
+              { name: "Read", input: { file_path: `${storeDir}/secret.txt` } },
+              { name: "Write", input: { file_path: `${storeDir}/planted.txt`, content: "x" } },
+            ],
+          }
+        : { echoToolResults: "raw", text: "results:" },
+    );
+    storeDir = r.storeDir;
+    await fs.writeFile(path.join(r.storeDir, "secret.txt"), secret);
+    const pipeline = PipelineSchema.parse({
+      steps: [
+        {
+          id: "codegen",
+          phase: "CodeGeneration",
+          agent: "CodeGenAgent",
+          allowedTools: ["Read", "Write"],
+        },
+      ],
+    });
+    const out = await runPhase({
+      store: r.store,
+      issue: { number: 2, title: "t", body: "b" },
+      pipeline,
+      repoDir: r.repo,
+      claude: r.claude("home", { sandbox: "off" }),
+    });
+    expect(out.sessions[0]?.status).toBe("Completed");
+    const bodies = JSON.stringify(r.server.requests.map((q) => q.body));
+    expect(bodies).not.toContain(secret);
+    expect(bodies).not.toContain("ANTHROPIC_BASE_URL=");
+    await expect(fs.access(path.join(r.storeDir, "planted.txt"))).rejects.toThrow();
+    const log = await r.store.readLog(out.sessions[0]?.id as string);
+    const result = JSON.parse(
+      log
+        .trim()
+        .split("\n")
+        .filter((l) => l.includes('"type":"result"'))
+        .at(-1) as string,
+    );
+    expect(result.permission_denials.map((d: { tool_name: string }) => d.tool_name).sort()).toEqual(
+      ["Read", "Read", "Write"],
+    );
+  });
+});
