@@ -2,6 +2,7 @@ export {
   ClaudeNotFoundError,
   HandoffError,
   PipelineConfigError,
+  SandboxUnavailableError,
   WorktreeError,
 } from "./internal/errors.js";
 export { findOnPath, resolveClaude } from "./internal/executable.js";
@@ -25,6 +26,7 @@ export {
   PipelineSchema,
   type PipelineStep,
   stepOf,
+  TEST_COMMANDS,
 } from "./internal/pipeline.js";
 export {
   type IssueStanding,
@@ -38,6 +40,8 @@ export {
   type RunPhaseOptions,
 } from "./internal/plan.js";
 export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
+export { isProtectedPath, PROTECTED_PATHS } from "./internal/protected.js";
+export { probeSandbox, type SandboxProbe } from "./internal/sandbox.js";
 export { sanitizeUserText } from "./internal/sanitize.js";
 export {
   createRedactor,
@@ -67,8 +71,10 @@ export {
   claudeProjectDirName,
   claudeTranscriptPath,
 } from "./internal/transcripts.js";
+export { widenings } from "./internal/widenings.js";
 export {
   type CommitPhaseOptions,
+  type CommitResult,
   commitPhase,
   DEFAULT_AUTHOR,
   type EnsureIssueWorktreeOptions,

@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { Phase, Session, SessionStore } from "@miyabi/core";
+import { checkSandbox } from "./agent.js";
 import { HandoffError } from "./errors.js";
 import { resolveClaude } from "./executable.js";
 import { requireDirectory } from "./plan.js";
@@ -50,6 +51,7 @@ export async function handoffAndRun(options: HandoffRunOptions): Promise<Session
     settings.executable,
     settings.env.PATH ?? process.env.PATH,
   );
+  await checkSandbox(settings);
   const cwd =
     options.cwd ??
     path.resolve(options.baseDir ?? process.cwd(), parent.context.worktreePath ?? ".");
@@ -78,7 +80,7 @@ export async function handoffAndRun(options: HandoffRunOptions): Promise<Session
       issue: { number: child.context.issueNumber ?? 0, title: child.purpose, body: "" },
       previousResults: child.context.previousResults,
     });
-  const commit = sessionCommitter(cwd);
+  const commit = sessionCommitter(cwd, { allowProtectedPaths: settings.allowProtectedPaths });
   return runSession({
     store,
     sessionId: childId,

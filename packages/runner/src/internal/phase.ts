@@ -9,7 +9,7 @@ import {
 } from "./plan.js";
 import { findPromptTemplate, renderPrompt } from "./prompts.js";
 import { runSession } from "./session-run.js";
-import { sessionCommitter } from "./worktree.js";
+import { type CommitResult, sessionCommitter } from "./worktree.js";
 
 export interface PhaseOutcome {
   step: PipelineStep;
@@ -102,13 +102,18 @@ async function runAgent(
   plan: PhasePlan,
   agent: PlannedAgent,
   sessionId: string,
-  commit: (session: Session, wip: string | null) => Promise<string | null>,
+  commit: (session: Session, wip: string | null) => Promise<CommitResult>,
 ): Promise<Session> {
   const { store, issue } = options;
   const { step } = plan;
   const session = await store.getSession(sessionId);
   const template =
-    step.prompt ?? (await findPromptTemplate(options.repoDir, session.agentName, step.phase));
+    step.prompt ??
+    (await findPromptTemplate(
+      options.trustedDir ?? options.repoDir,
+      session.agentName,
+      step.phase,
+    ));
   const earlier = agent.retryOf?.result ? [attemptNote(agent.retryOf, agent.retryOf.result)] : [];
   const prompt = () =>
     renderPrompt({
@@ -146,7 +151,9 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
       `The pipeline for issue #${options.issue.number} is done (last session ${plan.head.id}); name a step to run one again.`,
     );
   }
-  const commit = sessionCommitter(plan.cwd);
+  const commit = sessionCommitter(plan.cwd, {
+    allowProtectedPaths: plan.settings.allowProtectedPaths,
+  });
   const ids = await recordSessions(options, plan);
   const sessions = await Promise.all(
     plan.agents.map((agent, i) => runAgent(options, plan, agent, ids[i] as string, commit)),

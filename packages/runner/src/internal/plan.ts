@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { type AgentResult, MiyabiError, type Session, type SessionStore } from "@miyabi/core";
+import { checkSandbox } from "./agent.js";
 import { WorktreeError } from "./errors.js";
 import { resolveClaude } from "./executable.js";
 import { findStep, type PipelineDefinition, type PipelineStep, stepOf } from "./pipeline.js";
@@ -19,8 +20,13 @@ export interface RunPhaseOptions {
   pipeline: PipelineDefinition;
   /** Step id or phase name; default: where the issue stands (see planPhase). */
   step?: string;
-  /** The repository: prompt overrides are read here; agents work here unless `worktree` is set. */
+  /** The repository: agents work here unless `worktree` is set. */
   repoDir: string;
+  /**
+   * Where prompt templates (`.miyabi/prompts`) are read: a checkout of the trusted base (the
+   * default branch), never the tree agents write. Default: `repoDir`.
+   */
+  trustedDir?: string;
   /**
    * Directory the agents work in, absolute or relative to `repoDir`; recorded as the sessions'
    * worktree_path as given. Default: `repoDir`.
@@ -215,6 +221,7 @@ export async function planPhase(
     settings.executable,
     settings.env.PATH ?? process.env.PATH,
   );
+  await checkSandbox(settings);
   const cwd = path.resolve(options.repoDir, options.worktree ?? ".");
   await requireDirectory(cwd);
 

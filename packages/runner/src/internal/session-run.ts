@@ -1,17 +1,20 @@
 import fs from "node:fs/promises";
 import {
   type AgentResultInput,
+  isClaudeSessionId,
   type Outcome,
   type Phase,
   processStartTicks,
   type Session,
   type SessionStore,
 } from "@miyabi/core";
+import { type AgentRun, prepareAgentRun } from "./agent.js";
 import { type ClaudeProcessResult, runClaudeProcess } from "./claude.js";
 import { redact, secretValues } from "./secrets.js";
 import type { HandoffMode, ResolvedClaudeSettings } from "./settings.js";
 import type { StreamEvent } from "./stream.js";
-import { claudeConfigDir, restoreTranscript, saveTranscript } from "./transcripts.js";
+import { restoreTranscript, saveTranscript } from "./transcripts.js";
+import type { CommitResult } from "./worktree.js";
 
 export interface ProgressEvent {
   sessionId: string;
@@ -44,7 +47,7 @@ export interface RunSessionOptions {
    * Before the run is recorded: commit the agent's changes (sha, or null when nothing changed).
    * `wip` is null after a finished run, else why the run failed (a work-in-progress commit).
    */
-  commit?: (wip: string | null) => Promise<string | null>;
+  commit?: (wip: string | null) => Promise<CommitResult>;
 }
 
 const SUMMARY_LIMIT = 4000;
@@ -73,18 +76,6 @@ export function buildClaudeArgs(args: {
   // After `--` the prompt is never read as an option, even if it starts with "-".
   argv.push("--", args.prompt);
   return argv;
-}
-
-/** What Claude gets on top of `base` (this process's environment, when inherited). */
-function claudeEnv(
-  settings: ResolvedClaudeSettings,
-  base: Record<string, string | undefined>,
-): Record<string, string> {
-  const env: Record<string, string> = { ...settings.env };
-  if (base.CLAUDE_CODE_MAX_RETRIES === undefined && env.CLAUDE_CODE_MAX_RETRIES === undefined) {
-    env.CLAUDE_CODE_MAX_RETRIES = String(settings.maxRetries);
-  }
-  return env;
 }
 
 /** "1 turn", "2 turns". */
@@ -207,9 +198,20 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
   const secrets = secretValues({ ...process.env, ...options.settings.env });
   let ran: AgentResultInput | undefined;
   try {
-    return await runAndRecord(options, (result) => {
-      ran = result;
+    const cwd = await fs.realpath(options.cwd);
+    const agent = await prepareAgentRun({
+      settings: options.settings,
+      executable: options.executable,
+      cwd,
+      storeDir: store.dir,
     });
+    try {
+      return await runAndRecord(options, cwd, agent, (result) => {
+        ran = result;
+      });
+    } finally {
+      await agent.close();
+    }
   } catch (error) {
     // Only what we could not record ends up here: a session someone else ended is theirs.
     if ((await store.getSession(sessionId)).status !== "Active") throw error;
@@ -230,16 +232,13 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
 
 async function runAndRecord(
   options: RunSessionOptions,
+  cwd: string,
+  agent: AgentRun,
   onResult: (result: AgentResultInput) => void,
 ): Promise<Session> {
   const { store, settings } = options;
   const session = await store.getSession(options.sessionId);
-  const base = settings.inheritEnv ? process.env : {};
-  const env = claudeEnv(settings, base);
-  const fullEnv = { ...base, ...env };
-  const secrets = secretValues(fullEnv);
-  const configDir = claudeConfigDir(fullEnv);
-  const cwd = await fs.realpath(options.cwd);
+  const { secrets, configDir } = agent;
   const logFile = store.logPath(session.id);
   const started = Date.now();
   let turns = 0;
@@ -260,9 +259,16 @@ async function runAndRecord(
     emit("note", message);
   };
 
+  for (const message of agent.notes) await note(message);
   let prompt = options.prompt;
   let resume: { claudeSessionId: string; fork: boolean } | undefined;
-  if (options.mode !== "fresh" && !options.resumeFrom) {
+  if (options.resumeFrom && !isClaudeSessionId(options.resumeFrom)) {
+    // From a store that may have travelled through a cache: never a path or an argument.
+    await note(
+      `The recorded Claude session id ${JSON.stringify(options.resumeFrom.slice(0, 80))} is not a UUID; starting a fresh conversation instead of ${options.mode}.`,
+    );
+    prompt = options.freshPrompt?.() ?? prompt;
+  } else if (options.mode !== "fresh" && !options.resumeFrom) {
     await note(`No earlier Claude conversation to ${options.mode}: starting a fresh one.`);
     prompt = options.freshPrompt?.() ?? prompt;
   } else if (options.mode !== "fresh" && options.resumeFrom) {
@@ -308,11 +314,10 @@ async function runAndRecord(
     }
   };
   const run = await runClaudeProcess({
-    executable: options.executable,
-    args: buildClaudeArgs({ settings, prompt, resume }),
+    executable: agent.command,
+    args: agent.args(buildClaudeArgs({ settings, prompt, resume })),
     cwd,
-    env,
-    extendEnv: settings.inheritEnv,
+    env: agent.env,
     timeoutMs: settings.timeoutMs,
     killGraceMs: settings.killGraceMs,
     signal: options.signal,
@@ -365,6 +370,11 @@ async function runAndRecord(
   onResult(result);
   if (outcome === "partial") emit("note", deniedNote(denials));
 
+  const reverted = await agent.revertProtected();
+  if (reverted.length > 0)
+    await note(
+      `Reverted the agent's changes to protected paths (instructions and configuration come from the trusted base): ${reverted.join(", ")}`,
+    );
   if (claudeSessionId) {
     const saved = await saveTranscript({
       store,
@@ -379,10 +389,18 @@ async function runAndRecord(
       );
   }
 
+  const leftOut = async (committed: CommitResult) => {
+    if (committed.leftOut.length > 0)
+      await note(
+        `Left out of the commit (protected paths; allow them by name with allowProtectedPaths): ${committed.leftOut.join(", ")}`,
+      );
+  };
   if (error === null) {
-    const sha = await options.commit?.(null);
+    const committed = await options.commit?.(null);
+    if (committed) await leftOut(committed);
+    const sha = committed?.sha ?? null;
     if (sha) emit("note", `committed ${sha.slice(0, 12)}`);
-    return store.complete(session.id, { ...result, commit: sha ?? null });
+    return store.complete(session.id, { ...result, commit: sha });
   }
   const why = redact(error, secrets);
   // What the agent changed was paid for: keep it on the branch, marked as unfinished.
@@ -390,7 +408,9 @@ async function runAndRecord(
   let reason = why;
   if (options.commit) {
     try {
-      wip = await options.commit(why);
+      const committed = await options.commit(why);
+      await leftOut(committed);
+      wip = committed.sha;
     } catch (commitError) {
       const cause = withoutFinalStop(
         commitError instanceof Error ? commitError.message : String(commitError),
