@@ -3,6 +3,7 @@ import path from "node:path";
 import { claudeBinPath } from "@miyabi/testkit";
 import { describe, expect, it } from "vitest";
 import {
+  buildClaudeArgs,
   DEFAULT_PIPELINE,
   type ProgressEvent,
   type RunPhaseOptions,
@@ -11,6 +12,7 @@ import {
   runPipeline,
   runSession,
 } from "../src/index.js";
+import { runClaudeProcess } from "../src/internal/claude.js";
 import { initRepo, lastUserText, pidAlive, type Rig, rig, sh, turns } from "./helpers.js";
 
 const issue = { number: 42, title: "Add a greeting", body: "Please add hello.txt" };
@@ -124,6 +126,25 @@ describe("messages", () => {
   });
 });
 
+describe("a full disk under the log", () => {
+  it("stops the run and reports the write error instead of crashing the runner", async () => {
+    const r = await rig([{ text: "hello" }]);
+    const settings = resolveSettings(r.claude());
+    const run = await runClaudeProcess({
+      executable: claudeBinPath(),
+      args: buildClaudeArgs({ settings, prompt: "say hello" }),
+      cwd: r.repo,
+      env: { ...settings.env, PATH: process.env.PATH ?? "" },
+      timeoutMs: 60_000,
+      killGraceMs: 1_000,
+      logFile: "/dev/full",
+      secrets: [],
+    });
+    expect((run.logError as NodeJS.ErrnoException | null)?.code).toBe("ENOSPC");
+    expect(() => process.kill(-(run.pid as number), 0)).toThrow();
+  });
+});
+
 describe("nothing paid for is lost", () => {
   it("keeps a turn-limited phase's changes as a WIP commit, and the retry continues from it", async () => {
     let repo = "";
@@ -206,7 +227,7 @@ describe("nothing paid for is lost", () => {
     expect(out.status).toBe("failed");
     expect(s?.status).toBe("Failed");
     expect(s?.errorMessage).toMatch(
-      /^Recording the agent's work failed after Claude finished: git add --all failed .*index\.lock/s,
+      /^Recording the agent's work failed after Claude finished: git add .*index\.lock': File exists/s,
     );
     expect(s?.errorMessage).not.toMatch(/\.\./);
     expect(s?.result).toMatchObject({ outcome: "failure", summary: "Wrote x.txt", numTurns: 2 });
@@ -225,6 +246,7 @@ describe("nothing paid for is lost", () => {
       purpose: "disk full",
       context: { issueNumber: 42, currentPhase: "CodeGeneration" },
     });
+    // The log stream follows this link to a device that answers every write with ENOSPC.
     const log = r.store.logPath(id);
     await fs.mkdir(path.dirname(log), { recursive: true });
     await fs.symlink("/dev/full", log);

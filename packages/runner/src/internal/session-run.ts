@@ -254,8 +254,12 @@ async function runAndRecord(
       costUsd,
       elapsedMs: Date.now() - started,
     });
+  // Once writing the log has failed, the failure is the run's recorded cause; notes then go
+  // to the progress only, so a second write error cannot hide the first.
+  let logBroken = false;
   const note = async (message: string) => {
-    await store.appendLog(session.id, `${JSON.stringify({ type: "miyabi", note: message })}\n`);
+    if (!logBroken)
+      await store.appendLog(session.id, `${JSON.stringify({ type: "miyabi", note: message })}\n`);
     emit("note", message);
   };
 
@@ -338,6 +342,7 @@ async function runAndRecord(
       });
     },
   });
+  logBroken = run.logError !== null;
   const r = run.result;
   const claudeSessionId = run.claudeSessionId ?? r?.session_id ?? null;
   // The result line is authoritative; the live lines count when the run ended without one.
