@@ -7,13 +7,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Session } from "@miyabi/core";
-import {
-  commitPhase,
-  issueStanding,
-  loadPipeline,
-  nextStep,
-  type RunPhaseOptions,
-} from "@miyabi/runner";
+import { commitPhase, issueStanding, loadPipeline, type RunPhaseOptions } from "@miyabi/runner";
 import {
   type Cache,
   type GitHubApi,
@@ -193,7 +187,9 @@ export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
       calls.push(options);
       const { store, issue, pipeline } = options;
       const head = await store.issueHead(issue.number);
-      const step = pipeline.steps.find((s) => s.id === options.step) ?? nextStep(pipeline, head);
+      const step =
+        pipeline.steps.find((s) => s.id === options.step) ??
+        (await issueStanding({ store, pipeline, issueNumber: issue.number })).next;
       if (!step) throw new Error("pipeline done");
       const how = behaviour();
       if (how === "throw") throw new Error("runner exploded");

@@ -19,7 +19,6 @@ export {
   DEFAULT_PIPELINE,
   findStep,
   loadPipeline,
-  nextStep,
   type PipelineDefaults,
   type PipelineDefinition,
   type PipelineInput,
@@ -52,7 +51,6 @@ export {
 } from "./internal/secrets.js";
 export {
   buildClaudeArgs,
-  type PermissionDenial,
   type ProgressEvent,
   type RunSessionOptions,
   runSession,

@@ -170,19 +170,3 @@ export function stepOf(pipeline: PipelineDefinition, session: Session): Pipeline
     (s) => s.phase === session.context.currentPhase && s.agents.includes(session.agentName),
   );
 }
-
-/**
- * What runs next for an issue whose newest session is `head`: the first step when there is
- * none, the step after a finished one, the same step again after a failure; null when done.
- */
-export function nextStep(
-  pipeline: PipelineDefinition,
-  head: Session | undefined,
-): PipelineStep | null {
-  if (!head) return pipeline.steps[0] ?? null;
-  const current = stepOf(pipeline, head);
-  if (!current) return null;
-  if (head.status === "Failed" || head.status === "Active") return current;
-  const index = pipeline.steps.indexOf(current);
-  return pipeline.steps[index + 1] ?? null;
-}

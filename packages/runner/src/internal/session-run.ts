@@ -3,6 +3,7 @@ import {
   type AgentResultInput,
   isClaudeSessionId,
   type Outcome,
+  type PermissionDenial,
   type Phase,
   processStartTicks,
   type Session,
@@ -79,13 +80,8 @@ export function buildClaudeArgs(args: {
 }
 
 /** "1 turn", "2 turns". */
-export function plural(count: number, noun: string): string {
+function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
-}
-
-export interface PermissionDenial {
-  tool: string;
-  count: number;
 }
 
 /** Denied calls per tool, in the order the tools were first denied. */
