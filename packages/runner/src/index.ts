@@ -53,7 +53,6 @@ export {
 export { abortOnProcessSignals } from "./internal/signals.js";
 export { parseStreamLine, type ResultLine, type StreamEvent } from "./internal/stream.js";
 export {
-  claudeConfigDir,
   claudeProjectDirName,
   claudeTranscriptPath,
   storedTranscriptPath,

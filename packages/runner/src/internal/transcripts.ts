@@ -1,5 +1,4 @@
 import fs from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { isSessionId } from "@miyabi/core";
 import { redact } from "./secrets.js";
@@ -7,11 +6,6 @@ import { redact } from "./secrets.js";
 /** Claude session ids are UUIDs; anything else read from a store is refused before use. */
 export function isClaudeSessionId(id: string): boolean {
   return isSessionId(id);
-}
-
-/** Claude keeps its config (and transcripts) in CLAUDE_CONFIG_DIR, else ~/.claude. */
-export function claudeConfigDir(env: Record<string, string | undefined>): string {
-  return env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME ?? os.homedir(), ".claude");
 }
 
 /**
