@@ -161,6 +161,21 @@ describe("the agent's process", () => {
     const home = /^HOME=(.*)$/m.exec(claudeEnv)?.[1] as string;
     await expect(fs.access(home)).rejects.toThrow();
   });
+  it("sends an OAuth token as a Bearer credential the agent never holds", async () => {
+    const token = "sk-ant-oat01-real-oauth-token-for-the-proxy-0000008";
+    const r = await rig([{ text: "ok" }]);
+    const out = await runPhase({
+      store: r.store,
+      issue: { number: 1, title: "t", body: "b" },
+      pipeline: DEFAULT_PIPELINE,
+      repoDir: r.repo,
+      claude: r.claude("home", { credential: { name: "CLAUDE_CODE_OAUTH_TOKEN", value: token } }),
+    });
+    expect(out.status).toBe("completed");
+    const [turn] = turns(r.server);
+    expect(turn?.headers.authorization).toBe(`Bearer ${token}`);
+    expect(turn?.headers["x-api-key"]).toBeUndefined();
+  });
 });
 
 describe.skipIf(!sandboxed)("the jail, against an agent following planted instructions", () => {
