@@ -92,28 +92,29 @@ async function phase(sandbox, bashCalls) {
   return ms;
 }
 
-async function measure(label, fn) {
-  await fn(); // warm-up: page cache, first bwrap start
-  const times = [];
-  for (let i = 0; i < runs; i++) times.push(await fn());
-  const m = median(times);
+const configs = [
+  ["CLI alone, straight to the model server", () => direct(false)],
+  ["CLI alone, through the credential proxy", () => direct(true)],
+  ["runPhase, sandbox off (proxy, env, snapshot)", () => phase("off", 0)],
+  ["runPhase, sandbox auto (bwrap jail)", () => phase("auto", 0)],
+  [`runPhase, sandbox off, ${BASH_CALLS} Bash calls`, () => phase("off", BASH_CALLS)],
+  [`runPhase, sandbox auto, ${BASH_CALLS} Bash calls`, () => phase("auto", BASH_CALLS)],
+];
+
+console.log(`sandbox usable: ${JSON.stringify(await probeSandbox())}; ${runs} rounds, medians`);
+// Rounds interleave the configurations, so a busy moment of a shared machine hits them all.
+const times = configs.map(() => []);
+for (const [, fn] of configs) await fn(); // warm-up: page cache, first bwrap start
+for (let round = 0; round < runs; round++) {
+  for (const [i, [, fn]] of configs.entries()) times[i].push(await fn());
+}
+const [cli, proxied, off, on, offBash, onBash] = times.map((t, i) => {
+  const m = median(t);
   console.log(
-    `${label.padEnd(46)} median ${m.toFixed(0).padStart(5)} ms  (${times.map((t) => t.toFixed(0)).join(", ")})`,
+    `${configs[i][0].padEnd(46)} median ${m.toFixed(0).padStart(5)} ms  (${t.map((x) => x.toFixed(0)).join(", ")})`,
   );
   return m;
-}
-
-console.log(`sandbox usable: ${JSON.stringify(await probeSandbox())}; ${runs} runs each, medians`);
-const cli = await measure("CLI alone, straight to the model server", () => direct(false));
-const proxied = await measure("CLI alone, through the credential proxy", () => direct(true));
-const off = await measure("runPhase, sandbox off (proxy, env, snapshot)", () => phase("off", 0));
-const on = await measure("runPhase, sandbox auto (bwrap jail)", () => phase("auto", 0));
-const offBash = await measure(`runPhase, sandbox off, ${BASH_CALLS} Bash calls`, () =>
-  phase("off", BASH_CALLS),
-);
-const onBash = await measure(`runPhase, sandbox auto, ${BASH_CALLS} Bash calls`, () =>
-  phase("auto", BASH_CALLS),
-);
+});
 console.log(`proxy per run:            ${(proxied - cli).toFixed(0)} ms`);
 console.log(`jail per run:             ${(on - off).toFixed(0)} ms`);
 console.log(`per Bash call, no jail:   ${((offBash - off) / BASH_CALLS).toFixed(1)} ms`);

@@ -65,7 +65,6 @@ export {
 export { abortOnProcessSignals } from "./internal/signals.js";
 export { parseStreamLine, type ResultLine, type StreamEvent } from "./internal/stream.js";
 export {
-  claudeConfigDir,
   claudeProjectDirName,
   claudeTranscriptPath,
 } from "./internal/transcripts.js";

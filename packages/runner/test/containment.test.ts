@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   commitPhase,
   DEFAULT_PIPELINE,
+  ensureIssueWorktree,
   PipelineSchema,
   probeSandbox,
   resolveSettings,
@@ -161,6 +162,21 @@ describe("the agent's process", () => {
     const home = /^HOME=(.*)$/m.exec(claudeEnv)?.[1] as string;
     await expect(fs.access(home)).rejects.toThrow();
   });
+  it("sends an OAuth token as a Bearer credential the agent never holds", async () => {
+    const token = "sk-ant-oat01-real-oauth-token-for-the-proxy-0000008";
+    const r = await rig([{ text: "ok" }]);
+    const out = await runPhase({
+      store: r.store,
+      issue: { number: 1, title: "t", body: "b" },
+      pipeline: DEFAULT_PIPELINE,
+      repoDir: r.repo,
+      claude: r.claude("home", { credential: { name: "CLAUDE_CODE_OAUTH_TOKEN", value: token } }),
+    });
+    expect(out.status).toBe("completed");
+    const [turn] = turns(r.server);
+    expect(turn?.headers.authorization).toBe(`Bearer ${token}`);
+    expect(turn?.headers["x-api-key"]).toBeUndefined();
+  });
 });
 
 describe.skipIf(!sandboxed)("the jail, against an agent following planted instructions", () => {
@@ -298,6 +314,54 @@ describe.skipIf(!sandboxed)("the jail, against an agent following planted instru
     const log = await r.store.readLog(session?.id as string);
     expect(log).toContain("Reverted the agent's changes to protected paths");
     expect(log).toContain(".miyabi/prompts/TestAgent.md");
+  });
+});
+
+describe.skipIf(!sandboxed)("the jail around a linked worktree", () => {
+  it("lets the agent read its history, but write only the tree, with a CLI from a hidden directory", async () => {
+    const r = await rig([
+      {
+        toolUses: [
+          { name: "Bash", input: { command: "git log --format=%s -1; git status --short" } },
+          {
+            name: "Write",
+            input: { file_path: `${path.dirname(process.cwd())}/.w`, content: "x" },
+          },
+        ],
+      },
+      { echoToolResults: "raw" },
+    ]);
+    await run("git", ["init", "-q", "-b", "main", r.repo]);
+    await fs.writeFile(path.join(r.repo, "README.md"), "base\n");
+    await run("git", ["-C", r.repo, "add", "-A"]);
+    const ident = ["-c", "user.name=t", "-c", "user.email=t@t"];
+    await run("git", ["-C", r.repo, ...ident, "commit", "-qm", "the base commit"]);
+    const wt = await ensureIssueWorktree({ repoDir: r.repo, issueNumber: 4 });
+    await fs.writeFile(path.join(wt.path, "new.txt"), "n\n");
+    // The CLI (a hard link, same file system) in a directory the jail hides.
+    const tools = path.join(r.root, "tools");
+    await fs.mkdir(tools);
+    await fs.link(claudeBinPath(), path.join(tools, "claude"));
+    const pipeline = PipelineSchema.parse({
+      steps: [{ id: "test", phase: "Test", agent: "TestAgent", allowedTools: ["Bash", "Write"] }],
+    });
+    const out = await runPhase({
+      store: r.store,
+      issue: { number: 4, title: "t", body: "b" },
+      pipeline,
+      repoDir: r.repo,
+      worktree: wt.path,
+      claude: r.claude("home", {
+        executable: path.join(tools, "claude"),
+        hiddenPaths: [tools],
+      }),
+    });
+    expect(out.sessions[0]?.status).toBe("Completed");
+    const answer = out.sessions[0]?.result?.summary ?? "";
+    expect(answer).toContain("the base commit");
+    expect(answer).toContain("?? new.txt");
+    expect(answer).toMatch(/read-only file system/i);
+    await expect(fs.access(`${path.dirname(process.cwd())}/.w`)).rejects.toThrow();
   });
 });
 

@@ -1,13 +1,7 @@
 import fs from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { isClaudeSessionId, type SessionStore } from "@miyabi/core";
 import { redact } from "./secrets.js";
-
-/** Claude keeps its config (and transcripts) in CLAUDE_CONFIG_DIR, else ~/.claude. */
-export function claudeConfigDir(env: Record<string, string | undefined>): string {
-  return env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME ?? os.homedir(), ".claude");
-}
 
 /**
  * The directory under `<config>/projects/` for sessions started in `cwd`, as CLI 2.1.332 names
