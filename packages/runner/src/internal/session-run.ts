@@ -191,7 +191,11 @@ function judge(
  */
 export async function runSession(options: RunSessionOptions): Promise<Session> {
   const { store, sessionId } = options;
-  const secrets = secretValues({ ...process.env, ...options.settings.env });
+  const credential = options.settings.credential?.value;
+  const secrets = [
+    ...secretValues({ ...process.env, ...options.settings.env }),
+    ...(credential ? [credential] : []),
+  ];
   let ran: AgentResultInput | undefined;
   try {
     const cwd = await fs.realpath(options.cwd);
