@@ -7,7 +7,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Session } from "@miyabi/core";
-import { commitPhase, loadPipeline, nextStep, type RunPhaseOptions } from "@miyabi/runner";
+import { commitPhase, issueStanding, loadPipeline, type RunPhaseOptions } from "@miyabi/runner";
 import {
   type Cache,
   type GitHubApi,
@@ -182,12 +182,14 @@ export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
   const calls: RunPhaseOptions[] = [];
   const runner: Runner = {
     loadPipeline,
-    nextStep,
+    issueStanding,
     async runPhase(options) {
       calls.push(options);
       const { store, issue, pipeline } = options;
       const head = await store.issueHead(issue.number);
-      const step = pipeline.steps.find((s) => s.id === options.step) ?? nextStep(pipeline, head);
+      const step =
+        pipeline.steps.find((s) => s.id === options.step) ??
+        (await issueStanding({ store, pipeline, issueNumber: issue.number })).next;
       if (!step) throw new Error("pipeline done");
       const how = behaviour();
       if (how === "throw") throw new Error("runner exploded");
@@ -233,10 +235,12 @@ export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
         await mkdir(path.join(options.repoDir, "work"), { recursive: true });
         await writeFile(path.join(options.repoDir, "work", `${step.id}.txt`), `${step.id}\n`);
         const commit = options.commit
-          ? await commitPhase({
-              worktree: options.repoDir,
-              message: `${step.phase}: ${result.agent} for #${issue.number}\n\nMiyabi session ${id}`,
-            })
+          ? (
+              await commitPhase({
+                worktree: options.repoDir,
+                message: `${step.phase}: ${result.agent} for #${issue.number}\n\nMiyabi session ${id}`,
+              })
+            ).sha
           : null;
         sessions.push(await store.complete(id, { ...result, commit }));
       }

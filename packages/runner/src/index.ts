@@ -1,10 +1,16 @@
-export { ClaudeNotFoundError, PipelineConfigError, WorktreeError } from "./internal/errors.js";
+export {
+  ClaudeNotFoundError,
+  HandoffError,
+  PipelineConfigError,
+  SandboxUnavailableError,
+  WorktreeError,
+} from "./internal/errors.js";
 export { findOnPath, resolveClaude } from "./internal/executable.js";
 export { type GitOptions, type GitResult, git, tryGit } from "./internal/git.js";
+export { type HandoffRunOptions, handoffAndRun } from "./internal/handoff.js";
 export {
   type PhaseOutcome,
-  PipelineStateError,
-  type RunPhaseOptions,
+  type PipelineRun,
   type RunPipelineOptions,
   runPhase,
   runPipeline,
@@ -13,14 +19,28 @@ export {
   DEFAULT_PIPELINE,
   findStep,
   loadPipeline,
-  nextStep,
+  type PipelineDefaults,
   type PipelineDefinition,
   type PipelineInput,
   PipelineSchema,
   type PipelineStep,
   stepOf,
+  TEST_COMMANDS,
 } from "./internal/pipeline.js";
+export {
+  type IssueStanding,
+  issueStanding,
+  type PhasePlan,
+  type PhaseStart,
+  type PipelineDone,
+  PipelineStateError,
+  type PlannedAgent,
+  planPhase,
+  type RunPhaseOptions,
+} from "./internal/plan.js";
 export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
+export { isProtectedPath, PROTECTED_PATHS } from "./internal/protected.js";
+export { probeSandbox, type SandboxProbe } from "./internal/sandbox.js";
 export { sanitizeUserText } from "./internal/sanitize.js";
 export {
   createRedactor,
@@ -45,13 +65,13 @@ export {
 export { abortOnProcessSignals } from "./internal/signals.js";
 export { parseStreamLine, type ResultLine, type StreamEvent } from "./internal/stream.js";
 export {
-  claudeConfigDir,
   claudeProjectDirName,
   claudeTranscriptPath,
-  storedTranscriptPath,
 } from "./internal/transcripts.js";
+export { widenings } from "./internal/widenings.js";
 export {
   type CommitPhaseOptions,
+  type CommitResult,
   commitPhase,
   DEFAULT_AUTHOR,
   type EnsureIssueWorktreeOptions,
@@ -66,5 +86,6 @@ export {
   pruneWorktrees,
   type RemoveIssueWorktreeOptions,
   removeIssueWorktree,
+  sessionCommitter,
   type WorktreeProblem,
 } from "./internal/worktree.js";

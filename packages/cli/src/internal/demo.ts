@@ -167,7 +167,7 @@ export function demoCommand(program: Command, ctx: CommandContext): void {
         const wt = await ensureIssueWorktree({ repoDir: repo, issueNumber: ISSUE.number });
         workdir = wt.path;
         out(`Worktree ${wt.relativePath} on branch ${wt.branch}\n`);
-        const outcomes = await runPipeline({
+        const { outcomes } = await runPipeline({
           store,
           issue: ISSUE,
           pipeline: DEFAULT_PIPELINE,
@@ -180,7 +180,6 @@ export function demoCommand(program: Command, ctx: CommandContext): void {
               ...modelServerEnv(server, { home: path.join(root, "home") }),
               PATH: process.env.PATH ?? "",
             },
-            inheritEnv: false,
             timeoutMs: 120_000,
           },
           onProgress: printer.onProgress,

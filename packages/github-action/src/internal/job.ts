@@ -352,7 +352,8 @@ export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
           `Merged a parallel job's store: ${merged.added.length} sessions added, ${merged.updated.length} updated, ${merged.conflicts.length} conflicts.`,
         );
       }
-      const step = requested ?? o.runner.nextStep(pipeline, await store.issueHead(issueNumber));
+      const step =
+        requested ?? (await o.runner.issueStanding({ store, pipeline, issueNumber })).next;
       if (step) {
         const executable =
           inputs.claudePath ??
@@ -532,7 +533,6 @@ async function runStep(
           executable: args.executable,
           // The whole environment, not added to this process's: see claudeEnv.
           env: claudeEnv(o.env, args.credential),
-          inheritEnv: false,
           model: inputs.model,
           extraArgs: inputs.claudeArgs,
           maxTurns: inputs.maxTurns,
@@ -595,7 +595,13 @@ async function finish(
   const markdown = renderReport(report);
   await bestEffort(log, "write the job summary", () => o.summary.write(markdown));
   await upsertComment(o, issueNumber, markdown);
-  const target = status === "failed" ? FAILED_LABEL : next ? stateLabel(next) : DONE_LABEL;
+  // A partial phase stops the pipeline until someone has looked at the denied calls.
+  const target =
+    status === "failed" || status === "partial"
+      ? FAILED_LABEL
+      : next
+        ? stateLabel(next)
+        : DONE_LABEL;
   await moveStateLabel(o, issueNumber, ran.labels, pipeline, target);
 
   const errors = [

@@ -1,6 +1,6 @@
 import type { Session } from "@miyabi/core";
 
-export type JobStatus = "completed" | "failed" | "skipped";
+export type JobStatus = "completed" | "partial" | "failed" | "skipped";
 
 /** What one job did, for the job summary and the issue's progress comment. */
 export interface PhaseReport {
@@ -101,9 +101,14 @@ function fenced(text: string): string {
 
 function headline(report: PhaseReport): string {
   const step = report.step ? `Phase **${report.step}**` : "This job";
-  const verb = { completed: "completed", failed: "failed", skipped: "was skipped" }[report.status];
+  const verb = {
+    completed: "completed",
+    partial: "finished, but tool calls were denied",
+    failed: "failed",
+    skipped: "was skipped",
+  }[report.status];
   const next =
-    report.status === "failed"
+    report.status === "failed" || report.status === "partial"
       ? "the pipeline stopped"
       : report.next
         ? `next: **${report.next}**`

@@ -2,7 +2,7 @@ import os from "node:os";
 import * as cache from "@actions/cache";
 import * as core from "@actions/core";
 import * as github from "@actions/github";
-import { abortOnProcessSignals, loadPipeline, nextStep, runPhase } from "@miyabi/runner";
+import { abortOnProcessSignals, issueStanding, loadPipeline, runPhase } from "@miyabi/runner";
 import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
@@ -164,7 +164,7 @@ export async function run(): Promise<void> {
         },
       },
       setOutputs,
-      runner: { loadPipeline, nextStep, runPhase },
+      runner: { loadPipeline, issueStanding, runPhase },
       installClaude: (version) =>
         installClaude({
           version,

@@ -1,15 +1,21 @@
 import fs from "node:fs";
+import { finished } from "node:stream/promises";
 import { execa } from "execa";
 import { redact } from "./secrets.js";
-import { LineSplitter, parseStreamLine, type ResultLine, type StreamEvent } from "./stream.js";
+import {
+  LineSplitter,
+  MAX_LINE_LENGTH,
+  parseStreamLine,
+  type ResultLine,
+  type StreamEvent,
+} from "./stream.js";
 
 export interface ClaudeProcessOptions {
   executable: string;
   args: string[];
   cwd: string;
+  /** The whole environment: nothing of this process's is added. */
   env: Record<string, string>;
-  /** Start from the parent's environment (true) or from `env` alone (false). */
-  extendEnv: boolean;
   timeoutMs: number;
   /** After SIGTERM, how long the process group gets before SIGKILL. */
   killGraceMs: number;
@@ -32,6 +38,11 @@ export interface ClaudeProcessResult {
   stderrTail: string;
   timedOut: boolean;
   cancelled: boolean;
+  /**
+   * Writing the log failed (ENOSPC, EIO...): the run was stopped, since what it does could no
+   * longer be recorded.
+   */
+  logError: Error | null;
   wallMs: number;
 }
 
@@ -56,11 +67,14 @@ export async function runClaudeProcess(
 ): Promise<ClaudeProcessResult> {
   const started = Date.now();
   const log = fs.createWriteStream(options.logFile, { flags: "a" });
-  const writeLog = (line: string) => log.write(`${redact(line, options.secrets)}\n`);
+  let logError: Error | null = null;
+  const writeLog = (line: string) => {
+    if (!logError) log.write(`${redact(line, options.secrets)}\n`);
+  };
   const subprocess = execa(options.executable, options.args, {
     cwd: options.cwd,
     env: options.env,
-    extendEnv: options.extendEnv,
+    extendEnv: false,
     stdin: "ignore",
     buffer: false,
     reject: false,
@@ -79,14 +93,17 @@ export async function runClaudeProcess(
     stderrTail: "",
     timedOut: false,
     cancelled: false,
+    logError: null,
     wallMs: 0,
   };
 
   let graceTimer: NodeJS.Timeout | undefined;
-  const stop = (reason: "timeout" | "cancel") => {
-    if (pid === null || out.timedOut || out.cancelled) return;
+  let stopping = false;
+  const stop = (reason: "timeout" | "cancel" | "log") => {
+    if (pid === null || stopping) return;
+    stopping = true;
     if (reason === "timeout") out.timedOut = true;
-    else out.cancelled = true;
+    else if (reason === "cancel") out.cancelled = true;
     killGroup(pid, "SIGTERM");
     graceTimer = setTimeout(() => killGroup(pid, "SIGKILL"), options.killGraceMs);
   };
@@ -94,8 +111,21 @@ export async function runClaudeProcess(
   const onAbort = () => stop("cancel");
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  // Without a listener a full disk would crash the whole runner with an unhandled 'error'.
+  log.on("error", (error) => {
+    logError ??= error;
+    stop("log");
+  });
 
-  const stdout = new LineSplitter();
+  const stdout = new LineSplitter({
+    onSkip: (length) =>
+      writeLog(
+        JSON.stringify({
+          type: "miyabi",
+          note: `skipped a stdout line of ${length} characters (longer than the ${MAX_LINE_LENGTH}-character bound)`,
+        }),
+      ),
+  });
   const handleLine = (line: string) => {
     writeLog(line);
     for (const event of parseStreamLine(line) ?? []) {
@@ -113,6 +143,18 @@ export async function runClaudeProcess(
     writeLog(JSON.stringify({ type: "stderr", text: chunk }));
   });
 
+  // The CLI's exit does not end its output: a grandchild that left its process group (a
+  // daemonised tool) can hold the pipe open for ever. After the exit it gets the grace, then
+  // the pipes are cut.
+  let cutTimer: NodeJS.Timeout | undefined;
+  subprocess.once("exit", () => {
+    cutTimer = setTimeout(() => {
+      if (pid !== null) killGroup(pid, "SIGKILL");
+      subprocess.stdout?.destroy();
+      subprocess.stderr?.destroy();
+    }, options.killGraceMs);
+  });
+
   try {
     if (pid !== null) await options.onSpawn?.(pid);
     const finished = await subprocess;
@@ -126,11 +168,16 @@ export async function runClaudeProcess(
   } finally {
     clearTimeout(timer);
     clearTimeout(graceTimer);
+    clearTimeout(cutTimer);
     options.signal?.removeEventListener("abort", onAbort);
     // Leave no stragglers behind (tools the CLI started and did not reap).
     if (pid !== null) killGroup(pid, "SIGKILL");
-    await new Promise<void>((resolve) => log.end(resolve));
+    log.end();
+    await finished(log).catch((error: unknown) => {
+      logError ??= error instanceof Error ? error : new Error(String(error));
+    });
   }
+  out.logError = logError;
   out.wallMs = Date.now() - started;
   return out;
 }

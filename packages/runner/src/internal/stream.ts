@@ -45,14 +45,27 @@ export const ResultLineSchema = z.looseObject({
   duration_api_ms: z.number().optional(),
   usage: UsageSchema.optional(),
   errors: z.array(z.unknown()).optional(),
+  terminal_reason: z.string().optional(),
+  api_error_status: z.number().nullable().optional(),
+  permission_denials: z.array(z.looseObject({ tool_name: z.string() })).optional(),
 });
 
 export type ResultLine = z.output<typeof ResultLineSchema>;
+
+/** A tool call the CLI refused under its permission rules (the call itself is not run). */
+export const PermissionDeniedLineSchema = z.looseObject({
+  type: z.literal("system"),
+  subtype: z.literal("permission_denied"),
+  tool_name: z.string(),
+  message: z.string().optional(),
+  decision_reason: z.string().optional(),
+});
 
 export type StreamEvent =
   | { kind: "init"; claudeSessionId: string; model: string | undefined }
   | { kind: "text"; text: string }
   | { kind: "tool"; name: string }
+  | { kind: "denied"; tool: string; reason: string }
   | { kind: "result"; line: ResultLine }
   | { kind: "other"; type: string };
 
@@ -77,26 +90,77 @@ export function parseStreamLine(line: string): StreamEvent[] | null {
     }
     return events;
   }
+  const denied = PermissionDeniedLineSchema.safeParse(raw);
+  if (denied.success) {
+    const reason = denied.data.decision_reason ?? denied.data.message ?? "";
+    return [{ kind: "denied", tool: denied.data.tool_name, reason }];
+  }
   const result = ResultLineSchema.safeParse(raw);
   if (result.success) return [{ kind: "result", line: result.data }];
   const type = (raw as { type?: unknown }).type;
   return [{ kind: "other", type: typeof type === "string" ? type : "unknown" }];
 }
 
-/** Split a byte stream into lines, keeping a partial last line until more arrives. */
+/** Lines longer than this are skipped: the CLI never needs one, and memory is bounded. */
+export const MAX_LINE_LENGTH = 16 * 1024 * 1024;
+
+/**
+ * Split a text stream into lines, keeping a partial last line until more arrives. Linear in
+ * the input: a partial line is kept as a list of pieces and joined once, when it ends. A line
+ * longer than `maxLength` is dropped as it streams (only its length is kept) and reported
+ * through `onSkip` when it ends.
+ */
 export class LineSplitter {
-  #rest = "";
+  readonly #maxLength: number;
+  readonly #onSkip: (length: number) => void;
+  #pieces: string[] = [];
+  #length = 0;
+  #skipping = false;
+
+  constructor(options: { maxLength?: number; onSkip?: (length: number) => void } = {}) {
+    this.#maxLength = options.maxLength ?? MAX_LINE_LENGTH;
+    this.#onSkip = options.onSkip ?? (() => {});
+  }
 
   push(chunk: string): string[] {
-    const text = this.#rest + chunk;
-    const lines = text.split("\n");
-    this.#rest = lines.pop() ?? "";
-    return lines.filter((l) => l.length > 0);
+    const lines: string[] = [];
+    let start = 0;
+    for (;;) {
+      const end = chunk.indexOf("\n", start);
+      if (end === -1) break;
+      this.#add(chunk.slice(start, end));
+      const line = this.#take();
+      if (line) lines.push(line);
+      start = end + 1;
+    }
+    if (start < chunk.length) this.#add(chunk.slice(start));
+    return lines;
   }
 
   flush(): string[] {
-    const rest = this.#rest;
-    this.#rest = "";
-    return rest.length > 0 ? [rest] : [];
+    const line = this.#take();
+    return line ? [line] : [];
+  }
+
+  #add(piece: string): void {
+    this.#length += piece.length;
+    if (this.#skipping) return;
+    if (this.#length > this.#maxLength) {
+      this.#skipping = true;
+      this.#pieces = [];
+      return;
+    }
+    if (piece) this.#pieces.push(piece);
+  }
+
+  #take(): string | null {
+    const length = this.#length;
+    const skipped = this.#skipping;
+    const line = skipped ? "" : this.#pieces.join("");
+    this.#pieces = [];
+    this.#length = 0;
+    this.#skipping = false;
+    if (skipped) this.#onSkip(length);
+    return line.length > 0 ? line : null;
   }
 }
