@@ -249,6 +249,7 @@ describe.skipIf(!sandboxed)("the jail, against an agent following planted instru
     expectNoSecret("the requests the model received", bodies, all);
     const session = out.sessions[0];
     expectNoSecret("the final answer", session?.result?.summary ?? "", all);
+    expect(await fs.readdir(path.join(r.storeDir, "transcripts"))).toHaveLength(1);
     expectNoSecret("the store (log, transcript, sessions)", await allText(r, "secret.txt"), all);
     expect(await allText(r, "secret.txt")).toContain("Dump:");
   });
