@@ -34,7 +34,6 @@ export interface AgentRun {
   configDir: string;
   /** Values to mask in everything the run leaves behind. */
   secrets: string[];
-  sandboxed: boolean;
   /** Notes for the session log (sandbox unavailable, no credential). */
   notes: string[];
   /** After the process: put the protected paths back; returns what it reverted. */
@@ -131,7 +130,6 @@ export async function prepareAgentRun(args: {
       env,
       configDir: env.CLAUDE_CONFIG_DIR as string,
       secrets,
-      sandboxed: bwrap !== undefined,
       notes,
       revertProtected: () => restoreProtected(cwd, before, settings.allowProtectedPaths),
       close: async () => {
