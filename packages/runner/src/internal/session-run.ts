@@ -109,12 +109,20 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
   const { store, settings } = options;
   const session = await store.getSession(options.sessionId);
   const cwd = await fs.realpath(options.cwd);
-  const agent = await prepareAgentRun({
-    settings,
-    executable: options.executable,
-    cwd,
-    storeDir: store.dir,
-  });
+  let agent: AgentRun;
+  try {
+    agent = await prepareAgentRun({
+      settings,
+      executable: options.executable,
+      cwd,
+      storeDir: store.dir,
+    });
+  } catch (error) {
+    // Nothing ran, but the session must not stay Active.
+    const reason = error instanceof Error ? error.message : String(error);
+    await store.fail(session.id, `The agent's run could not be prepared: ${reason}`);
+    throw error;
+  }
   try {
     return await runPrepared(options, session, cwd, agent);
   } finally {
