@@ -573,31 +573,3 @@ describe("Claude Code's own permission rules (defence in depth, sandbox off)", (
     );
   });
 });
-
-describe("a run that cannot be prepared", () => {
-  it("fails its session with the reason instead of leaving it Active", async () => {
-    const r = await rig([{ text: "never asked" }]);
-    await fs.mkdir(path.join(r.repo, ".github"));
-    await fs.writeFile(path.join(r.repo, ".github", "big.bin"), Buffer.alloc(65 * 1024 * 1024));
-    const id = await r.store.create({
-      agentName: "CodeGenAgent",
-      purpose: "p",
-      context: { issueNumber: 1, currentPhase: "CodeGeneration", worktreePath: r.repo },
-    });
-    await expect(
-      runSession({
-        store: r.store,
-        sessionId: id,
-        executable: claudeBinPath(),
-        prompt: "p",
-        settings: resolveSettings(r.claude()),
-        cwd: r.repo,
-        mode: "fresh",
-      }),
-    ).rejects.toThrow(/protected paths .* hold more than/);
-    const session = await r.store.getSession(id);
-    expect(session.status).toBe("Failed");
-    expect(session.errorMessage).toMatch(/^The agent's run could not be prepared: The protected/);
-    expect(turns(r.server)).toHaveLength(0);
-  });
-});

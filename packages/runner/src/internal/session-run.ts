@@ -109,20 +109,12 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
   const { store, settings } = options;
   const session = await store.getSession(options.sessionId);
   const cwd = await fs.realpath(options.cwd);
-  let agent: AgentRun;
-  try {
-    agent = await prepareAgentRun({
-      settings,
-      executable: options.executable,
-      cwd,
-      storeDir: store.dir,
-    });
-  } catch (error) {
-    // Nothing ran, but the session must not stay Active.
-    const reason = error instanceof Error ? error.message : String(error);
-    await store.fail(session.id, `The agent's run could not be prepared: ${reason}`);
-    throw error;
-  }
+  const agent = await prepareAgentRun({
+    settings,
+    executable: options.executable,
+    cwd,
+    storeDir: store.dir,
+  });
   try {
     return await runPrepared(options, session, cwd, agent);
   } finally {
