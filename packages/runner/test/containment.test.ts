@@ -366,6 +366,39 @@ describe.skipIf(!sandboxed)("the jail around a linked worktree", () => {
   });
 });
 
+describe.skipIf(!sandboxed)("the jail with TMPDIR inside RUNNER_TEMP", () => {
+  it("binds the run's HOME back inside the hidden RUNNER_TEMP and hides the rest", async () => {
+    const r = await rig([
+      {
+        toolUses: [
+          { name: "Bash", input: { command: "ls -a $RUNNER_TEMP_PROBE; echo home=$HOME" } },
+        ],
+      },
+      { echoToolResults: "raw" },
+    ]);
+    const runnerTemp = path.join(r.root, "runner-temp");
+    await fs.mkdir(runnerTemp);
+    await fs.writeFile(path.join(runnerTemp, "credentials"), "x");
+    vi.stubEnv("RUNNER_TEMP", runnerTemp);
+    vi.stubEnv("TMPDIR", runnerTemp);
+    const pipeline = PipelineSchema.parse({
+      steps: [{ id: "test", phase: "Test", agent: "TestAgent", allowedTools: ["Bash"] }],
+    });
+    const out = await runPhase({
+      store: r.store,
+      issue: { number: 5, title: "t", body: "b" },
+      pipeline,
+      repoDir: r.repo,
+      claude: r.claude("home", { env: { RUNNER_TEMP_PROBE: runnerTemp } }),
+    });
+    expect(out.sessions[0]?.status).toBe("Completed");
+    const answer = out.sessions[0]?.result?.summary ?? "";
+    expect(answer).toContain(`home=${runnerTemp}/miyabi-agent-home-`);
+    expect(answer).toContain("miyabi-agent-home-");
+    expect(answer).not.toContain("credentials");
+  });
+});
+
 describe("trusted instructions", () => {
   it("reads prompt templates from trustedDir, not from the tree the agents write", async () => {
     const r = await rig([{ text: "ok" }]);
