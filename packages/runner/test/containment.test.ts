@@ -249,6 +249,7 @@ describe.skipIf(!sandboxed)("the jail, against an agent following planted instru
     expectNoSecret("the requests the model received", bodies, all);
     const session = out.sessions[0];
     expectNoSecret("the final answer", session?.result?.summary ?? "", all);
+    expect(await fs.readdir(path.join(r.storeDir, "transcripts"))).toHaveLength(1);
     expectNoSecret("the store (log, transcript, sessions)", await allText(r, "secret.txt"), all);
     expect(await allText(r, "secret.txt")).toContain("Dump:");
   });
@@ -362,6 +363,39 @@ describe.skipIf(!sandboxed)("the jail around a linked worktree", () => {
     expect(answer).toContain("?? new.txt");
     expect(answer).toMatch(/read-only file system/i);
     await expect(fs.access(`${path.dirname(process.cwd())}/.w`)).rejects.toThrow();
+  });
+});
+
+describe.skipIf(!sandboxed)("the jail with TMPDIR inside RUNNER_TEMP", () => {
+  it("binds the run's HOME back inside the hidden RUNNER_TEMP and hides the rest", async () => {
+    const r = await rig([
+      {
+        toolUses: [
+          { name: "Bash", input: { command: "ls -a $RUNNER_TEMP_PROBE; echo home=$HOME" } },
+        ],
+      },
+      { echoToolResults: "raw" },
+    ]);
+    const runnerTemp = path.join(r.root, "runner-temp");
+    await fs.mkdir(runnerTemp);
+    await fs.writeFile(path.join(runnerTemp, "credentials"), "x");
+    vi.stubEnv("RUNNER_TEMP", runnerTemp);
+    vi.stubEnv("TMPDIR", runnerTemp);
+    const pipeline = PipelineSchema.parse({
+      steps: [{ id: "test", phase: "Test", agent: "TestAgent", allowedTools: ["Bash"] }],
+    });
+    const out = await runPhase({
+      store: r.store,
+      issue: { number: 5, title: "t", body: "b" },
+      pipeline,
+      repoDir: r.repo,
+      claude: r.claude("home", { env: { RUNNER_TEMP_PROBE: runnerTemp } }),
+    });
+    expect(out.sessions[0]?.status).toBe("Completed");
+    const answer = out.sessions[0]?.result?.summary ?? "";
+    expect(answer).toContain(`home=${runnerTemp}/miyabi-agent-home-`);
+    expect(answer).toContain("miyabi-agent-home-");
+    expect(answer).not.toContain("credentials");
   });
 });
 

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -375,7 +376,35 @@ describe("model server protocol", () => {
   });
 });
 
+const hasBwrap = (process.env.PATH ?? "")
+  .split(path.delimiter)
+  .some((dir) => dir !== "" && existsSync(path.join(dir, "bwrap")));
+
 describe("real Claude Code CLI against the model server", () => {
+  // Without bwrap the CLI refuses to start at all with the variable set.
+  it.skipIf(!hasBwrap)(
+    "CLAUDE_CODE_SUBPROCESS_ENV_SCRUB=1 forces default mode and litters the working directory",
+    async () => {
+      const home = await tempDir("ms.home.");
+      const cwd = await tempDir("ms.cwd.");
+      await withServer([{ text: "ok" }], async (server) => {
+        const run = await runClaude({
+          server,
+          home,
+          cwd,
+          args: ["-p", "--permission-mode", "acceptEdits", ...STREAM, "--", "hi"],
+          env: { CLAUDE_CODE_SUBPROCESS_ENV_SCRUB: "1" },
+        });
+        expect(run.code).toBe(0);
+        expect(run.stderr).toContain("Permission mode forced to default");
+        // Empty stand-ins left behind: a commit of the directory would record them.
+        const left = await fs.readdir(cwd);
+        expect(left).toEqual(expect.arrayContaining([".env", "package.json", ".npmrc"]));
+        expect((await fs.stat(path.join(cwd, "package.json"))).size).toBe(0);
+      });
+    },
+  );
+
   it("plain text run: system/init with session id, then a result", async () => {
     const home = await tempDir("ms.home.");
     const cwd = await tempDir("ms.cwd.");

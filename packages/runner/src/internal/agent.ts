@@ -34,7 +34,6 @@ export interface AgentRun {
   configDir: string;
   /** Values to mask in everything the run leaves behind. */
   secrets: string[];
-  sandboxed: boolean;
   /** Notes for the session log (sandbox unavailable, no credential). */
   notes: string[];
   /** After the process: put the protected paths back; returns what it reverted. */
@@ -89,10 +88,12 @@ export async function prepareAgentRun(args: {
         credential && proxy ? { url: proxy.url, name: credential.name, dummy: proxy.dummy } : null,
     });
     const home = base.HOME ?? os.homedir();
-    // A hidden directory that holds the working tree (a repository under HOME) cannot be
-    // denied as a whole; the jail still hides the rest of it.
+    // A hidden directory that holds the working tree (a repository under HOME) or the run's
+    // HOME (TMPDIR under RUNNER_TEMP) cannot be denied as a whole; the jail still hides the
+    // rest of it.
     const hidden = [home, base.RUNNER_TEMP, args.storeDir, ...settings.hiddenPaths].filter(
-      (p): p is string => typeof p === "string" && path.isAbsolute(p) && !isInside(cwd, p),
+      (p): p is string =>
+        typeof p === "string" && path.isAbsolute(p) && !isInside(cwd, p) && !isInside(agentHome, p),
     );
     // The jail's first line of defence has a second one: Claude Code's own rules, which also
     // hold when the sandbox is off. Only project settings are read (never the user's).
@@ -131,7 +132,6 @@ export async function prepareAgentRun(args: {
       env,
       configDir: env.CLAUDE_CONFIG_DIR as string,
       secrets,
-      sandboxed: bwrap !== undefined,
       notes,
       revertProtected: () => restoreProtected(cwd, before, settings.allowProtectedPaths),
       close: async () => {

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { parseInput } from "@miyabi/core";
 import { z } from "zod";
 import type { PipelineDefaults, PipelineStep } from "./pipeline.js";
@@ -34,7 +35,9 @@ export const ClaudeSettingsSchema = z.object({
    */
   sandbox: z.enum(["auto", "required", "off"]).default("auto"),
   /** Absolute paths the agent must not see (the store, say); the real HOME always is. */
-  hiddenPaths: z.array(z.string()).default([]),
+  hiddenPaths: z
+    .array(z.string().refine((p) => path.isAbsolute(p), "hidden paths must be absolute"))
+    .default([]),
   /** Protected paths (PROTECTED_PATHS) the workflow lets agents change and commit, by name. */
   allowProtectedPaths: z.array(z.string()).default([]),
   model: z.string().min(1).optional(),
