@@ -52,7 +52,7 @@ async function phase(
       runner,
     },
   );
-  j.options.context = { ...j.options.context, job: name, runAttempt: o.attempt ?? 1 };
+  j.options.context = { ...j.options.context, runAttempt: o.attempt ?? 1 };
   return runPhaseJob(j.options);
 }
 
