@@ -46,6 +46,8 @@ describe("parseInputs", () => {
       claudePath: undefined,
       push: true,
       pullRequestPhase: undefined,
+      sandbox: "required",
+      allowProtectedPaths: [],
     });
   });
 

@@ -157,8 +157,10 @@ describe("pushing to the issue's branch", () => {
       /^Pushing the phase's commits to miyabi\/issue-7 was rejected: its new commits on origin conflict with this phase's/,
     );
     expect(subjects()[0]).toBe("foreign change");
-    // Reported first, and the store saved for a re-run.
-    expect(j.outputs?.status).toBe("completed");
+    // Reported as failed, with the store saved for a re-run.
+    expect(j.outputs?.status).toBe("failed");
+    expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:failed"]);
+    expect(w.github.comments[0]?.body).toContain("Phase **review** failed; the pipeline stopped.");
     expect(w.cache.entries.size).toBe(2);
     expect(sh(w.workspace, "status", "--porcelain")).toBe("");
   });
@@ -175,7 +177,7 @@ describe("pushing to the issue's branch", () => {
     const error = await runPhaseJob(j.options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkBranchError);
     expect((error as Error).message).toContain("permissions: contents: write");
-    expect(j.outputs?.status).toBe("completed");
+    expect(j.outputs?.status).toBe("failed");
   });
 
   it("a pull request the token may not open fails the job after reporting", async () => {

@@ -140,6 +140,10 @@ export async function publishWork(o: PublishOptions): Promise<Published> {
       );
       return {};
     }
+    if (!o.openPullRequest && (await headCommit(work.workspace)) === work.base) {
+      log.info("The phase committed nothing: there is nothing to push.");
+      return {};
+    }
     await pushWorkBranch({ workspace: work.workspace, branch: work.branch, log, auth: work.auth });
     if (!work.final || !o.openPullRequest) return {};
     const base = o.defaultBranch ?? (await remoteDefaultBranch(work.workspace, work.auth));
