@@ -1,5 +1,5 @@
-export { parseDocument, readDocumentFile, serializeDocument } from "./internal/document.js";
 export {
+  type CoreErrorCode,
   IllegalTransitionError,
   InvalidAgentNameError,
   InvalidIdError,
@@ -7,52 +7,50 @@ export {
   LineageCycleError,
   LockTimeoutError,
   MiyabiError,
+  PatchDigestError,
   SessionNotFoundError,
   StoreClosedError,
   StoreCorruptError,
+  StoreNotFoundError,
+  UnsafePathError,
   UnsupportedVersionError,
 } from "./internal/errors.js";
-export { assertAgentName, assertSessionId, isSessionId, newSessionId } from "./internal/ids.js";
-export { flattenTree, type TreeNode } from "./internal/lineage.js";
-export { type MergeConflict, type MergeReport, mergeSessions } from "./internal/merge.js";
+export { isClaudeSessionId, isSessionId } from "./internal/ids.js";
+export type { TreeNode } from "./internal/lineage.js";
+export type { MergeConflict, MergeReport } from "./internal/merge.js";
 export {
   type AgentResult,
   type AgentResultInput,
-  AgentResultInputSchema,
-  type DiskAgentResult,
-  DiskAgentResultSchema,
   type DiskSession,
-  DiskSessionSchema,
+  type IssueSnapshot,
   OUTCOMES,
   type Outcome,
+  type PatchInfo,
+  type PermissionDenial,
   PHASES,
   type Phase,
   PhaseSchema,
   type ProcessInfo,
   type ProcessInfoInput,
-  resultFromDisk,
   SESSION_STATUSES,
   type Session,
   type SessionContext,
   type SessionContextInput,
   type SessionStatus,
-  SessionStatusSchema,
-  STORE_VERSION,
+  STORE_FORMAT_VERSION,
   type StoreDocument,
-  StoreDocumentSchema,
-  sessionFromDisk,
   type TokenUsage,
 } from "./internal/model.js";
-export { parseInput, type StoreOptions, StoreOptionsSchema } from "./internal/options.js";
+export { parseInput, type StoreOptions } from "./internal/options.js";
+export { processStartTicks } from "./internal/processes.js";
 export {
   type CreateSessionInput,
   type HandoffInput,
+  type IssueInput,
   type ListFilter,
   type PruneInput,
   type PruneReport,
   type RetryInput,
   type SessionStats,
   SessionStore,
-  StoreNotFoundError,
-  TRANSITIONS,
 } from "./internal/store.js";

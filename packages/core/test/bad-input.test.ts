@@ -1,7 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { SessionStore } from "../src/index.js";
+import { SessionStore, STORE_FORMAT_VERSION } from "../src/index.js";
+import { encodeRecord } from "../src/internal/journal.js";
 import { fixture, tempDir } from "./helpers.js";
 
 const seed = await fs.readFile(fixture("seed-readme.json"), "utf8");
@@ -89,5 +90,52 @@ describe("unreadable stores", () => {
     const third = await SessionStore.open({ dir });
     expect((await third.list()).map((s) => s.id)).toEqual([a, b]);
     await third.close();
+  });
+});
+
+describe("journal records that pass their checksum", () => {
+  async function journalWith(line: string) {
+    const dir = await tempDir();
+    const store = await SessionStore.open({ dir });
+    await store.create({ agentName: "A", purpose: "one" });
+    const journal = path.join(dir, "sessions.journal");
+    await fs.appendFile(journal, line);
+    return { dir, journal, before: await fs.readFile(journal, "utf8") };
+  }
+
+  it("reports a last record that fails the schema as corruption, not a torn write", async () => {
+    const { dir, journal, before } = await journalWith(
+      encodeRecord({ put: [{ id: "../../x" } as never] }).toString("utf8"),
+    );
+    const error = await SessionStore.open({ dir }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ code: "STORE_CORRUPT", file: journal });
+    expect((error as Error).message).toMatch(/invalid/);
+    expect(await fs.readFile(journal, "utf8")).toBe(before);
+  });
+
+  it("refuses a journal written by a newer store format", async () => {
+    const dir = await tempDir();
+    const journal = path.join(dir, "sessions.journal");
+    const header = `${JSON.stringify({ journal: 1, generation: "g", format: STORE_FORMAT_VERSION + 1 })}\n`;
+    await fs.writeFile(journal, header);
+    await expect(SessionStore.open({ dir })).rejects.toMatchObject({
+      code: "STORE_VERSION_UNSUPPORTED",
+    });
+    expect(await fs.readFile(journal, "utf8")).toBe(header);
+  });
+
+  it("still reads a journal whose header predates the format field", async () => {
+    const dir = await tempDir();
+    const store = await SessionStore.open({ dir });
+    const a = await store.create({ agentName: "A", purpose: "one" });
+    const journal = path.join(dir, "sessions.journal");
+    const text = await fs.readFile(journal, "utf8");
+    await fs.writeFile(journal, text.replace(/,"format":\d+/, ""));
+    const reopened = await SessionStore.open({ dir });
+    expect((await reopened.getSession(a)).purpose).toBe("one");
+    await reopened.close();
   });
 });

@@ -5,15 +5,26 @@ import { describe, expect, it } from "vitest";
 import { SessionStore } from "../src/index.js";
 import { fixture, tempDir } from "./helpers.js";
 
-function startWorker(args: string[]): {
+interface Worker {
   child: ChildProcess;
   acknowledged: string[];
   exit: Promise<number | null>;
-} {
+  /** Resolves once `count` calls have been acknowledged in all, or the worker has exited. */
+  acks(count: number): Promise<void>;
+}
+
+function startWorker(args: string[]): Worker {
   const child = spawn(process.execPath, [fixture("worker.mjs"), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const acknowledged: string[] = [];
+  const waiters: { count: number; resolve: () => void }[] = [];
+  const wake = (all: boolean) => {
+    for (const w of waiters.splice(0)) {
+      if (all || acknowledged.length >= w.count) w.resolve();
+      else waiters.push(w);
+    }
+  };
   let buffer = "";
   let stderr = "";
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -21,6 +32,7 @@ function startWorker(args: string[]): {
     const lines = buffer.split("\n");
     buffer = lines.pop() ?? "";
     for (const line of lines) if (line.startsWith("ok ")) acknowledged.push(line.slice(3));
+    wake(false);
   });
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
@@ -28,10 +40,19 @@ function startWorker(args: string[]): {
   const exit = new Promise<number | null>((resolve) =>
     child.on("exit", (code, signal) => {
       if (code !== 0 && signal !== "SIGKILL") console.error(stderr);
+      wake(true);
       resolve(code);
     }),
   );
-  return { child, acknowledged, exit };
+  let exited = false;
+  void exit.then(() => {
+    exited = true;
+  });
+  const acks = (count: number) =>
+    exited || acknowledged.length >= count
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => waiters.push({ count, resolve }));
+  return { child, acknowledged, exit, acks };
 }
 
 describe("several processes on one store", () => {
@@ -69,18 +90,23 @@ describe("kill -9 at random moments", () => {
         startWorker([dir, "chain", "400", "8192"]),
         startWorker([dir, "chain", "400", "8192"]),
       ];
-      await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 400));
+      // Kill only once both writers are acknowledging calls, after a random number of further
+      // acknowledgements, so the kill lands at a random point of the work however busy the
+      // machine is (a fixed delay left slow runs with too few acknowledged calls).
+      await Promise.all(pair.map((w) => w.acks(1)));
+      const [first, second] = pair as [Worker, Worker];
+      await first.acks(first.acknowledged.length + Math.floor(Math.random() * 30));
+      await second.acks(second.acknowledged.length + Math.floor(Math.random() * 5));
       for (const w of pair) w.child.kill("SIGKILL");
       await Promise.all(pair.map((w) => w.exit));
       for (const w of pair) for (const id of w.acknowledged) acknowledged.add(id);
 
       const store = await SessionStore.open({ dir, reconcileOrphans: false });
-      const known = new Set((await store.list()).map((s) => s.id));
+      const sessions = new Map((await store.list()).map((s) => [s.id, s]));
       for (const id of acknowledged)
-        expect(known.has(id), `session ${id} lost after round ${round}`).toBe(true);
-      for (const s of await store.list()) {
-        for (const child of s.childSessions)
-          expect((await store.getSession(child)).parentSession).toBe(s.id);
+        expect(sessions.has(id), `session ${id} lost after round ${round}`).toBe(true);
+      for (const s of sessions.values()) {
+        for (const child of s.childSessions) expect(sessions.get(child)?.parentSession).toBe(s.id);
       }
       await store.close();
     }
@@ -92,5 +118,5 @@ describe("kill -9 at random moments", () => {
     expect(doc.sessions.length).toBe(
       (await fs.readFile(path.join(dir, "sessions.json"), "utf8")).match(/"agent_name"/g)?.length,
     );
-  }, 240_000);
+  }, 480_000);
 });

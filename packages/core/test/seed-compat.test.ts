@@ -1,7 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DiskSessionSchema, SessionStore } from "../src/index.js";
+import { SessionStore } from "../src/index.js";
+import { DiskSessionSchema } from "../src/internal/model.js";
 import { storeFromFixture, tempDir } from "./helpers.js";
 
 const ROOT = "550e8400-e29b-41d4-a716-446655440000";

@@ -1,4 +1,5 @@
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { type MiyabiError, SessionStore } from "../src/index.js";
@@ -289,5 +290,70 @@ describe("SessionStore", () => {
     expect(orphan.errorMessage).toMatch(/^orphaned: /);
     expect((await reopened.getSession(b)).status).toBe("Active");
     await reopened.close();
+  });
+});
+
+describe("reads and writes at any size", () => {
+  it("answers reads from memory without the lock while nothing changed", async () => {
+    const dir = await tempDir();
+    const store = await SessionStore.open({ dir, lockTimeoutMs: 50 });
+    const a = await codeGen(store);
+    await store.getStats();
+    // Another live process holds the lock (as a writer would, mid-change).
+    const lock = path.join(dir, "sessions.lock");
+    await fs.symlink(
+      JSON.stringify({ pid: process.pid, hostname: os.hostname(), token: "someone-else" }),
+      lock,
+    );
+    expect((await store.getStats()).total).toBe(1);
+    expect((await store.getSession(a)).id).toBe(a);
+    expect(await store.getLineage(a)).toHaveLength(1);
+    expect(await store.listActive()).toHaveLength(1);
+    await expect(codeGen(store)).rejects.toMatchObject({ code: "LOCK_TIMEOUT" });
+    await fs.rm(lock);
+    await store.close();
+  });
+
+  it("notices another instance's change with a stat and catches up", async () => {
+    const dir = await tempDir();
+    const a = await SessionStore.open({ dir });
+    const b = await SessionStore.open({ dir });
+    await codeGen(a);
+    expect((await b.getStats()).total).toBe(1);
+    const second = await codeGen(b);
+    expect((await a.getStats()).total).toBe(2);
+    expect((await a.getSession(second)).id).toBe(second);
+    await b.compact();
+    await codeGen(b);
+    expect((await a.getStats()).total).toBe(3);
+    await a.close();
+    await b.close();
+  });
+
+  it("keeps a large store's journal on close and folds it in on open, compact() on request", async () => {
+    const dir = await tempDir();
+    const store = await SessionStore.open({ dir, compactOnCloseBytes: 0 });
+    const a = await codeGen(store);
+    await store.close();
+    const journal = await fs.readFile(path.join(dir, "sessions.journal"), "utf8");
+    expect(journal.split("\n").length).toBeGreaterThan(2);
+    await expect(fs.access(path.join(dir, "sessions.json"))).rejects.toThrow();
+    const again = await SessionStore.open({ dir, compactOnCloseBytes: 0 });
+    expect((await again.getSession(a)).id).toBe(a);
+    await again.compact();
+    const doc = JSON.parse(await fs.readFile(path.join(dir, "sessions.json"), "utf8"));
+    expect(doc.sessions.map((s: { id: string }) => s.id)).toEqual([a]);
+    await again.close();
+  });
+
+  it("fully validates a sessions.json that is not byte for byte the one it wrote", async () => {
+    const dir = await tempDir();
+    const store = await SessionStore.open({ dir });
+    await codeGen(store);
+    await store.close();
+    const file = path.join(dir, "sessions.json");
+    const text = await fs.readFile(file, "utf8");
+    await fs.writeFile(file, text.replace('"Active"', '"Running"'));
+    await expect(SessionStore.open({ dir })).rejects.toMatchObject({ code: "STORE_CORRUPT" });
   });
 });

@@ -1,7 +1,7 @@
-import fs from "node:fs/promises";
-import { StoreCorruptError, UnsupportedVersionError } from "./errors.js";
-import { isErrno } from "./fs-util.js";
+import { MiyabiError, StoreCorruptError, UnsupportedVersionError } from "./errors.js";
+import { readFileNoFollow } from "./fs-util.js";
 import {
+  type DiskIssueSnapshot,
   type DiskSession,
   STORE_VERSION,
   type StoreDocument,
@@ -52,40 +52,67 @@ export function parseDocument(raw: unknown, file: string): StoreDocument {
   return parsed.data;
 }
 
-/** Read `sessions.json`; `null` when it does not exist yet (a new store). */
-export async function readDocumentFile(file: string): Promise<StoreDocument | null> {
-  let text: string;
+/** Read `sessions.json`'s bytes; `null` when it does not exist yet (a new store). */
+export async function readDocumentBytes(file: string): Promise<Buffer | null> {
   try {
-    text = await fs.readFile(file, "utf8");
+    return await readFileNoFollow(file);
   } catch (error) {
-    if (isErrno(error, "ENOENT")) return null;
+    if (error instanceof MiyabiError) throw error;
     throw new StoreCorruptError(file, (error as Error).message, { cause: error });
   }
+}
+
+/**
+ * Parse `sessions.json`. `trusted` means the bytes are exactly what a compaction of ours wrote
+ * (the journal header's stamp matched): every session then already has every field, so the
+ * schema pass, the bulk of opening a large store, is skipped. Anything else is fully validated.
+ */
+export function parseDocumentBytes(bytes: Buffer, file: string, trusted: boolean): StoreDocument {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(bytes.toString("utf8"));
   } catch (error) {
     throw new StoreCorruptError(file, `it is not valid JSON (${(error as Error).message})`, {
       cause: error,
     });
   }
+  const doc = raw as Partial<StoreDocument> | null;
+  if (trusted && doc?.version === STORE_VERSION && Array.isArray(doc.sessions)) {
+    return doc as StoreDocument;
+  }
   return parseDocument(raw, file);
 }
 
+/** Read and fully validate `sessions.json`; `null` when it does not exist yet. */
+export async function readDocumentFile(file: string): Promise<StoreDocument | null> {
+  const bytes = await readDocumentBytes(file);
+  return bytes === null ? null : parseDocumentBytes(bytes, file, false);
+}
+
 /**
- * The seed's layout: pretty-printed with two spaces, `sessions` then `version`, then any other
- * top-level fields another tool wrote (kept, not understood).
+ * The seed's layout: pretty-printed with two spaces, `sessions` then `version`, then the issue
+ * snapshots when there are any (the seed drops unknown top-level keys when it rewrites the file,
+ * which only loses captures it has no use for), then any other top-level fields another tool
+ * wrote (kept, not understood).
  */
 export function serializeDocument(
   sessions: Iterable<DiskSession>,
+  issues: Iterable<DiskIssueSnapshot> = [],
   extra: Record<string, unknown> = {},
 ): string {
-  return `${JSON.stringify({ sessions: [...sessions], version: STORE_VERSION, ...extra }, null, 2)}\n`;
+  const captured = [...issues];
+  const doc = {
+    sessions: [...sessions],
+    version: STORE_VERSION,
+    ...(captured.length > 0 ? { issues: captured } : {}),
+    ...extra,
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 /** Top-level fields of a document other than the ones this format defines. */
 export function extraFields(doc: StoreDocument | null): Record<string, unknown> {
   if (!doc) return {};
-  const { sessions: _sessions, version: _version, ...rest } = doc;
+  const { sessions: _sessions, version: _version, issues: _issues, ...rest } = doc;
   return rest;
 }

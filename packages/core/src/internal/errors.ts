@@ -1,36 +1,52 @@
+/** The codes core's own errors carry; other packages extend MiyabiError with theirs. */
+export type CoreErrorCode =
+  | "INVALID_INPUT"
+  | "INVALID_ID"
+  | "INVALID_AGENT_NAME"
+  | "SESSION_NOT_FOUND"
+  | "ILLEGAL_TRANSITION"
+  | "STORE_CORRUPT"
+  | "STORE_VERSION_UNSUPPORTED"
+  | "STORE_NOT_FOUND"
+  | "STORE_CLOSED"
+  | "LOCK_TIMEOUT"
+  | "LINEAGE_CYCLE"
+  | "PATCH_DIGEST"
+  | "UNSAFE_PATH";
+
 /**
  * Every error the library throws on purpose is a `MiyabiError` with a stable `code`, so callers
  * can branch on `error.code` instead of parsing messages. Messages say what to do next.
  */
-export class MiyabiError extends Error {
-  readonly code: string;
+export class MiyabiError<C extends string = string> extends Error {
+  readonly code: C;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
   }
 }
 
-export class InvalidInputError extends MiyabiError {
+export class InvalidInputError extends MiyabiError<"INVALID_INPUT"> {
   constructor(message: string, options?: { cause?: unknown }) {
     super("INVALID_INPUT", message, options);
   }
 }
 
-export class InvalidIdError extends MiyabiError {
+export class InvalidIdError extends MiyabiError<"INVALID_ID"> {
   readonly value: string;
 
-  constructor(value: string) {
+  constructor(value: string, kind = "session id") {
     super(
       "INVALID_ID",
-      `${JSON.stringify(value)} is not a session id: ids are UUIDs such as 550e8400-e29b-41d4-a716-446655440000.`,
+      `${JSON.stringify(value)} is not a ${kind}: ids are UUIDs such as 550e8400-e29b-41d4-a716-446655440000.`,
     );
     this.value = value;
   }
 }
 
-export class InvalidAgentNameError extends MiyabiError {
+export class InvalidAgentNameError extends MiyabiError<"INVALID_AGENT_NAME"> {
   readonly value: string;
 
   constructor(value: string) {
@@ -42,7 +58,7 @@ export class InvalidAgentNameError extends MiyabiError {
   }
 }
 
-export class SessionNotFoundError extends MiyabiError {
+export class SessionNotFoundError extends MiyabiError<"SESSION_NOT_FOUND"> {
   readonly sessionId: string;
 
   constructor(sessionId: string, storePath: string) {
@@ -54,7 +70,7 @@ export class SessionNotFoundError extends MiyabiError {
   }
 }
 
-export class IllegalTransitionError extends MiyabiError {
+export class IllegalTransitionError extends MiyabiError<"ILLEGAL_TRANSITION"> {
   readonly sessionId: string;
   readonly status: string;
   readonly action: string;
@@ -67,7 +83,7 @@ export class IllegalTransitionError extends MiyabiError {
   }
 }
 
-export class StoreCorruptError extends MiyabiError {
+export class StoreCorruptError extends MiyabiError<"STORE_CORRUPT"> {
   readonly file: string;
 
   constructor(file: string, detail: string, options?: { cause?: unknown }) {
@@ -80,7 +96,7 @@ export class StoreCorruptError extends MiyabiError {
   }
 }
 
-export class UnsupportedVersionError extends MiyabiError {
+export class UnsupportedVersionError extends MiyabiError<"STORE_VERSION_UNSUPPORTED"> {
   readonly file: string;
   readonly version: unknown;
 
@@ -94,7 +110,7 @@ export class UnsupportedVersionError extends MiyabiError {
   }
 }
 
-export class LockTimeoutError extends MiyabiError {
+export class LockTimeoutError extends MiyabiError<"LOCK_TIMEOUT"> {
   readonly lockFile: string;
 
   constructor(lockFile: string, waitedMs: number, holder: string) {
@@ -106,7 +122,7 @@ export class LockTimeoutError extends MiyabiError {
   }
 }
 
-export class LineageCycleError extends MiyabiError {
+export class LineageCycleError extends MiyabiError<"LINEAGE_CYCLE"> {
   readonly sessionId: string;
 
   constructor(sessionId: string, loop: readonly string[]) {
@@ -118,8 +134,46 @@ export class LineageCycleError extends MiyabiError {
   }
 }
 
-export class StoreClosedError extends MiyabiError {
+export class StoreClosedError extends MiyabiError<"STORE_CLOSED"> {
   constructor(dir: string) {
     super("STORE_CLOSED", `The session store at ${dir} is closed; open it again to use it.`);
+  }
+}
+
+export class StoreNotFoundError extends MiyabiError<"STORE_NOT_FOUND"> {
+  constructor(dir: string) {
+    super(
+      "STORE_NOT_FOUND",
+      `No session store at ${dir}. Check --dir, or create a session first (miyabi-sessions create).`,
+    );
+  }
+}
+
+/** A patch in the store that is not the one the store wrote: never apply it. */
+export class PatchDigestError extends MiyabiError<"PATCH_DIGEST"> {
+  readonly sessionId: string;
+  readonly file: string;
+
+  constructor(sessionId: string, file: string, detail: string) {
+    super(
+      "PATCH_DIGEST",
+      `The patch of session ${sessionId} (${file}) ${detail}, so it was not used. Something other than the store changed it; re-run the phase that produced it.`,
+    );
+    this.sessionId = sessionId;
+    this.file = file;
+  }
+}
+
+/** A path inside the store that is a symbolic link (or not a regular file/directory). */
+export class UnsafePathError extends MiyabiError<"UNSAFE_PATH"> {
+  readonly file: string;
+
+  constructor(file: string, detail: string, options?: { cause?: unknown }) {
+    super(
+      "UNSAFE_PATH",
+      `Refusing to use ${file}: ${detail}. The store never reads or writes through links; remove it (and check who put it there).`,
+      options,
+    );
+    this.file = file;
   }
 }

@@ -20,6 +20,16 @@ export function assertSessionId(value: string): string {
   return value;
 }
 
+/** Claude Code names its conversations with UUIDs; anything else must not become a file name. */
+export function isClaudeSessionId(value: string): boolean {
+  return UUID.test(value);
+}
+
+export function assertClaudeSessionId(value: string): string {
+  if (!UUID.test(value)) throw new InvalidIdError(value, "Claude session id");
+  return value;
+}
+
 export function assertAgentName(value: string): string {
   if (!AGENT_NAME.test(value)) throw new InvalidAgentNameError(value);
   return value;

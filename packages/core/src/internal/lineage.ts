@@ -30,19 +30,35 @@ export interface TreeNode<T> {
   children: TreeNode<T>[];
 }
 
+/*
+ * Walks are iterative with explicit stacks: a lineage can be tens of thousands of handoffs deep,
+ * far past what the call stack holds.
+ */
+
 /** `id` and everything handed off from it, depth first in child order; each session once. */
 export function treeOf(root: DiskSession, lookup: Lookup): TreeNode<DiskSession> {
-  const seen = new Set<string>();
-  const build = (session: DiskSession): TreeNode<DiskSession> => {
-    seen.add(session.id);
-    const children: TreeNode<DiskSession>[] = [];
-    for (const childId of session.child_sessions) {
-      const child = lookup(childId);
-      if (child && !seen.has(child.id)) children.push(build(child));
+  const seen = new Set<string>([root.id]);
+  const top: TreeNode<DiskSession> = { session: root, children: [] };
+  // Children are pushed in reverse, so they are visited (and claimed by `seen`) in child order,
+  // exactly as a recursive depth-first walk would.
+  const stack: { node: TreeNode<DiskSession>; parent: TreeNode<DiskSession> | null }[] = [
+    { node: top, parent: null },
+  ];
+  while (stack.length > 0) {
+    const { node, parent } = stack.pop() as (typeof stack)[number];
+    if (parent) {
+      if (seen.has(node.session.id)) continue;
+      seen.add(node.session.id);
+      parent.children.push(node);
     }
-    return { session, children };
-  };
-  return build(root);
+    const ids = node.session.child_sessions;
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const child = lookup(ids[i] as string);
+      if (child && !seen.has(child.id))
+        stack.push({ node: { session: child, children: [] }, parent: node });
+    }
+  }
+  return top;
 }
 
 export function flattenTree<T>(node: TreeNode<T>): T[] {
@@ -57,5 +73,15 @@ export function flattenTree<T>(node: TreeNode<T>): T[] {
 }
 
 export function mapTree<A, B>(node: TreeNode<A>, fn: (a: A) => B): TreeNode<B> {
-  return { session: fn(node.session), children: node.children.map((c) => mapTree(c, fn)) };
+  const top: TreeNode<B> = { session: fn(node.session), children: [] };
+  const stack: [TreeNode<A>, TreeNode<B>][] = [[node, top]];
+  while (stack.length > 0) {
+    const [from, to] = stack.pop() as [TreeNode<A>, TreeNode<B>];
+    for (const child of from.children) {
+      const mapped: TreeNode<B> = { session: fn(child.session), children: [] };
+      to.children.push(mapped);
+      stack.push([child, mapped]);
+    }
+  }
+  return top;
 }

@@ -75,6 +75,8 @@ function mergeOne(mine: DiskSession, theirs: DiskSession, conflicts: MergeConfli
     ...winner,
     child_sessions: union(mine.child_sessions, theirs.child_sessions),
     handoff_to: agents,
+    // A patch is written once, by the job that ran the session; whichever side has it keeps it.
+    patch: winner.patch ?? (winner === mine ? theirs : mine).patch,
   };
 }
 

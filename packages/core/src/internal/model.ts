@@ -4,6 +4,13 @@ import { agentNamePattern } from "./ids.js";
 /** The on-disk format version this release writes and the newest it reads. */
 export const STORE_VERSION = 1;
 
+/**
+ * The version of the store's whole layout (sessions.json, journal, logs, transcripts, patches,
+ * issue snapshots), carried in the journal header. It changes whenever an older release could
+ * misread what this one writes, so it belongs in every cache key a store is saved under.
+ */
+export const STORE_FORMAT_VERSION = 2;
+
 export const SESSION_STATUSES = ["Active", "HandedOff", "Completed", "Failed"] as const;
 export const PHASES = [
   "IssueAnalysis",
@@ -16,7 +23,15 @@ export const PHASES = [
   "CICD",
   "Merge",
 ] as const;
-export const OUTCOMES = ["success", "failure", "timeout", "cancelled", "orphaned"] as const;
+// "partial": the agent finished, but some of its tool calls were denied (see permissionDenials).
+export const OUTCOMES = [
+  "success",
+  "partial",
+  "failure",
+  "timeout",
+  "cancelled",
+  "orphaned",
+] as const;
 
 export const SessionStatusSchema = z.enum(SESSION_STATUSES);
 export const PhaseSchema = z.enum(PHASES);
@@ -32,6 +47,7 @@ const uuid = z
 // The seed writes chrono's RFC 3339 (nanoseconds, `Z`); other tools may write offsets.
 const timestamp = z.iso.datetime({ offset: true });
 const count = z.number().int().nonnegative();
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "expected a sha256 hex digest");
 
 /*
  * Disk schemas mirror the seed's serde layout: snake_case keys, enum names as strings.
@@ -44,6 +60,11 @@ export const DiskUsageSchema = z.looseObject({
   output_tokens: count.default(0),
   cache_creation_input_tokens: count.default(0),
   cache_read_input_tokens: count.default(0),
+});
+
+export const DiskPermissionDenialSchema = z.looseObject({
+  tool: z.string(),
+  count: count,
 });
 
 export const DiskAgentResultSchema = z.looseObject({
@@ -60,6 +81,7 @@ export const DiskAgentResultSchema = z.looseObject({
   pid: z.number().int().nullable().default(null),
   commit: z.string().nullable().default(null),
   finished_at: timestamp,
+  permission_denials: z.array(DiskPermissionDenialSchema).default([]),
 });
 
 export const DiskSessionContextSchema = z.looseObject({
@@ -74,6 +96,22 @@ export const DiskProcessInfoSchema = z.looseObject({
   runner_pid: z.number().int(),
   hostname: z.string(),
   started_at: timestamp,
+  start_ticks: count.nullable().default(null),
+  runner_start_ticks: count.nullable().default(null),
+});
+
+export const DiskPatchInfoSchema = z.looseObject({
+  sha256,
+  bytes: count,
+});
+
+/** The issue's title and body as the first phase saw them; later phases use this capture. */
+export const DiskIssueSnapshotSchema = z.looseObject({
+  number: count,
+  title: z.string(),
+  body: z.string(),
+  url: z.string().nullable().default(null),
+  captured_at: timestamp,
 });
 
 export const DiskSessionSchema = z.looseObject({
@@ -93,17 +131,22 @@ export const DiskSessionSchema = z.looseObject({
   result: DiskAgentResultSchema.nullable().default(null),
   process: DiskProcessInfoSchema.nullable().default(null),
   retry_of: uuid.nullable().default(null),
+  patch: DiskPatchInfoSchema.nullable().default(null),
 });
 
 export const StoreDocumentSchema = z.looseObject({
   sessions: z.array(DiskSessionSchema),
   version: z.literal(STORE_VERSION),
+  // Written only when non-empty, so a store without captures keeps the seed's two keys.
+  issues: z.array(DiskIssueSnapshotSchema).optional(),
 });
 
 export type DiskUsage = z.output<typeof DiskUsageSchema>;
 export type DiskAgentResult = z.output<typeof DiskAgentResultSchema>;
 export type DiskSessionContext = z.output<typeof DiskSessionContextSchema>;
 export type DiskProcessInfo = z.output<typeof DiskProcessInfoSchema>;
+export type DiskPatchInfo = z.output<typeof DiskPatchInfoSchema>;
+export type DiskIssueSnapshot = z.output<typeof DiskIssueSnapshotSchema>;
 export type DiskSession = z.output<typeof DiskSessionSchema>;
 export type StoreDocument = z.output<typeof StoreDocumentSchema>;
 
@@ -114,6 +157,11 @@ export interface TokenUsage {
   outputTokens: number;
   cacheCreationInputTokens: number;
   cacheReadInputTokens: number;
+}
+
+export interface PermissionDenial {
+  tool: string;
+  count: number;
 }
 
 /** What one agent run produced; saved on its session and handed to the next phase. */
@@ -132,6 +180,8 @@ export interface AgentResult {
   /** The commit the phase produced in its worktree, when it changed files. */
   commit: string | null;
   finishedAt: string;
+  /** Tool calls the CLI refused, per tool; non-empty makes an otherwise good run "partial". */
+  permissionDenials: PermissionDenial[];
 }
 
 export interface SessionContext {
@@ -148,6 +198,24 @@ export interface ProcessInfo {
   runnerPid: number;
   hostname: string;
   startedAt: string;
+  /** Start time of `pid` (clock ticks since boot), to tell it from a later process reusing the pid. */
+  startTicks: number | null;
+  /** Start time of `runnerPid`, likewise. */
+  runnerStartTicks: number | null;
+}
+
+/** The patch a phase left in the store, with the digest recorded when the store wrote it. */
+export interface PatchInfo {
+  sha256: string;
+  bytes: number;
+}
+
+export interface IssueSnapshot {
+  number: number;
+  title: string;
+  body: string;
+  url: string | null;
+  capturedAt: string;
 }
 
 export interface Session {
@@ -166,6 +234,7 @@ export interface Session {
   result: AgentResult | null;
   process: ProcessInfo | null;
   retryOf: string | null;
+  patch: PatchInfo | null;
 }
 
 /* Inputs accepted by the API: every field a caller may leave out has a default. */
@@ -191,6 +260,7 @@ export const AgentResultInputSchema = z.object({
   pid: z.number().int().nullable().default(null),
   commit: z.string().nullable().default(null),
   finishedAt: timestamp.optional(),
+  permissionDenials: z.array(z.object({ tool: z.string().min(1), count })).default([]),
 });
 export type AgentResultInput = z.input<typeof AgentResultInputSchema>;
 
@@ -210,6 +280,8 @@ export const ProcessInfoInputSchema = z.object({
     .default(() => process.pid),
   hostname: z.string().optional(),
   startedAt: timestamp.optional(),
+  startTicks: count.nullable().default(null),
+  runnerStartTicks: count.nullable().default(null),
 });
 export type ProcessInfoInput = z.input<typeof ProcessInfoInputSchema>;
 
@@ -239,6 +311,7 @@ export function resultFromDisk(r: DiskAgentResult): AgentResult {
     pid: r.pid,
     commit: r.commit,
     finishedAt: r.finished_at,
+    permissionDenials: r.permission_denials.map((d) => ({ tool: d.tool, count: d.count })),
   };
 }
 
@@ -264,6 +337,7 @@ export function resultToDisk(r: AgentResult): DiskAgentResult {
     pid: r.pid,
     commit: r.commit,
     finished_at: r.finishedAt,
+    permission_denials: r.permissionDenials.map((d) => ({ tool: d.tool, count: d.count })),
   };
 }
 
@@ -306,8 +380,21 @@ export function sessionFromDisk(s: DiskSession): Session {
           runnerPid: s.process.runner_pid,
           hostname: s.process.hostname,
           startedAt: s.process.started_at,
+          startTicks: s.process.start_ticks,
+          runnerStartTicks: s.process.runner_start_ticks,
         }
       : null,
     retryOf: s.retry_of,
+    patch: s.patch ? { sha256: s.patch.sha256, bytes: s.patch.bytes } : null,
+  };
+}
+
+export function issueFromDisk(i: DiskIssueSnapshot): IssueSnapshot {
+  return {
+    number: i.number,
+    title: i.title,
+    body: i.body,
+    url: i.url,
+    capturedAt: i.captured_at,
   };
 }

@@ -18,6 +18,16 @@ export const StoreOptionsSchema = z.object({
     .int()
     .positive()
     .default(16 * 1024 * 1024),
+  /**
+   * `close()` compacts when sessions.json plus the journal are at most this big, so a small
+   * store (every store the seed could handle) is complete in sessions.json at rest. Larger ones
+   * are compacted at `compactAfterBytes` or by `compact()`.
+   */
+  compactOnCloseBytes: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(4 * 1024 * 1024),
   /** Clock, for tests. */
   now: z
     .custom<() => Date>((value) => typeof value === "function", "expected a function")

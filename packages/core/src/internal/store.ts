@@ -1,26 +1,55 @@
-import { randomUUID } from "node:crypto";
-import fs from "node:fs/promises";
+import { createHash, randomUUID } from "node:crypto";
+import fs from "node:fs";
+import fsp from "node:fs/promises";
 import { hostname } from "node:os";
-import path from "node:path";
 import { z } from "zod";
-import { extraFields, readDocumentFile, serializeDocument } from "./document.js";
+import {
+  extraFields,
+  parseDocumentBytes,
+  readDocumentBytes,
+  serializeDocument,
+} from "./document.js";
 import {
   IllegalTransitionError,
-  MiyabiError,
+  InvalidInputError,
+  PatchDigestError,
   SessionNotFoundError,
   StoreClosedError,
+  StoreCorruptError,
+  StoreNotFoundError,
+  UnsafePathError,
 } from "./errors.js";
-import { isErrno, pidAlive, removeDeadWritersTemps, writeFileAtomic } from "./fs-util.js";
-import { assertAgentName, assertSessionId, newSessionId } from "./ids.js";
-import { appendRecord, headerLine, type JournalRecord, readJournal } from "./journal.js";
+import {
+  appendFileNoFollow,
+  ensureRealDir,
+  isErrno,
+  readFileNoFollow,
+  removeDeadWritersTemps,
+  writeFileAtomic,
+} from "./fs-util.js";
+import { assertAgentName, assertSessionId, isClaudeSessionId, newSessionId } from "./ids.js";
+import {
+  type BaseStamp,
+  baseStamp,
+  decodeRecords,
+  encodeRecord,
+  headerLine,
+  type JournalRead,
+  type JournalRecord,
+  parseJournal,
+} from "./journal.js";
+import { StoreLayout } from "./layout.js";
 import { flattenTree, lineageOf, mapTree, type TreeNode, treeOf } from "./lineage.js";
 import { FileLock } from "./lock.js";
 import { type MergeReport, mergeSessions } from "./merge.js";
 import {
   AgentResultInputSchema,
   type DiskAgentResult,
+  type DiskIssueSnapshot,
   type DiskSession,
   type DiskSessionContext,
+  type IssueSnapshot,
+  issueFromDisk,
   type Phase,
   PhaseSchema,
   type ProcessInfoInput,
@@ -40,16 +69,8 @@ import {
   type StoreOptions,
   StoreOptionsSchema,
 } from "./options.js";
+import { isSameProcess, stopRecordedProcess } from "./processes.js";
 import { SessionTable } from "./table.js";
-
-export class StoreNotFoundError extends MiyabiError {
-  constructor(dir: string) {
-    super(
-      "STORE_NOT_FOUND",
-      `No session store at ${dir}. Check --dir, or create a session first (miyabi-sessions create).`,
-    );
-  }
-}
 
 const purposeSchema = z.string().max(10_000);
 const resultSchema = AgentResultInputSchema;
@@ -107,6 +128,14 @@ const PruneInputSchema = z.object({
 });
 export type PruneInput = z.input<typeof PruneInputSchema>;
 
+const IssueInputSchema = z.object({
+  number: z.number().int().nonnegative(),
+  title: z.string().max(1_000),
+  body: z.string().max(1_000_000),
+  url: z.string().nullable().default(null),
+});
+export type IssueInput = z.input<typeof IssueInputSchema>;
+
 export interface PruneReport {
   /** Ids removed (or that would be, with dryRun), roots and their descendants. */
   removed: string[];
@@ -162,14 +191,19 @@ export class SessionStore {
   readonly file: string;
   readonly journalFile: string;
   readonly logsDir: string;
+  readonly #paths: StoreLayout;
   readonly #options: ResolvedStoreOptions;
   readonly #lock: FileLock;
   #table = new SessionTable();
+  #stats: { table: SessionTable; version: number; value: SessionStats } | null = null;
   #loaded = false;
-  #generation: string | null = null;
+  /** The journal, kept open for the store's life; null while there is none. */
+  #journal: OpenJournal | null = null;
+  /** Where the next record goes: just past the last intact record. */
   #offset = 0;
-  #headerBytes = 0;
-  #jsonStamp: string | null = null;
+  #jsonStamp: Stamp | null = null;
+  /** Calls queued or running on this instance; reads answer from memory only when idle. */
+  #busy = 0;
   /** Top-level fields of sessions.json this release does not know, written back unchanged. */
   #extra: Record<string, unknown> = {};
   #queue: Promise<unknown> = Promise.resolve();
@@ -177,11 +211,12 @@ export class SessionStore {
 
   private constructor(options: ResolvedStoreOptions) {
     this.#options = options;
-    this.dir = path.resolve(options.dir);
-    this.file = path.join(this.dir, "sessions.json");
-    this.journalFile = path.join(this.dir, "sessions.journal");
-    this.logsDir = path.join(this.dir, "logs");
-    this.#lock = new FileLock(path.join(this.dir, "sessions.lock"), {
+    this.#paths = new StoreLayout(options.dir);
+    this.dir = this.#paths.dir;
+    this.file = this.#paths.file;
+    this.journalFile = this.#paths.journal;
+    this.logsDir = this.#paths.logs;
+    this.#lock = new FileLock(this.#paths.lock, {
       timeoutMs: options.lockTimeoutMs,
       staleMs: options.staleLockMs,
     });
@@ -192,10 +227,11 @@ export class SessionStore {
     const resolved = parseInput(StoreOptionsSchema, options, "store options");
     const store = new SessionStore(resolved);
     if (resolved.create) {
-      await fs.mkdir(store.logsDir, { recursive: true });
+      await fsp.mkdir(store.dir, { recursive: true });
+      await ensureRealDir(store.logsDir);
     } else {
       try {
-        await fs.access(store.dir);
+        await fsp.access(store.dir);
       } catch {
         throw new StoreNotFoundError(store.dir);
       }
@@ -208,17 +244,17 @@ export class SessionStore {
   /* ---------- reads ---------- */
 
   async getSession(id: string): Promise<Session> {
-    return this.#exclusive(() => sessionFromDisk(this.#require(id)));
+    return this.#read(() => sessionFromDisk(this.#require(id)));
   }
 
   /** Root -> `id`, following parent links. */
   async getLineage(id: string): Promise<Session[]> {
-    return this.#exclusive(() => lineageOf(this.#require(id), this.#lookup).map(sessionFromDisk));
+    return this.#read(() => lineageOf(this.#require(id), this.#lookup).map(sessionFromDisk));
   }
 
   /** `id` and every session handed off from it, as a tree. */
   async getTree(id: string): Promise<TreeNode<Session>> {
-    return this.#exclusive(() => mapTree(treeOf(this.#require(id), this.#lookup), sessionFromDisk));
+    return this.#read(() => mapTree(treeOf(this.#require(id), this.#lookup), sessionFromDisk));
   }
 
   /** Every session handed off from `id`, directly or not, depth first (without `id`). */
@@ -234,7 +270,7 @@ export class SessionStore {
   async list(filter: ListFilter = {}): Promise<Session[]> {
     const f = parseInput(ListFilterSchema, filter, "list filter");
     const statuses = f.status === undefined ? null : new Set([f.status].flat());
-    return this.#exclusive(() => {
+    return this.#read(() => {
       const out: Session[] = [];
       for (const s of this.#table.values()) {
         if (statuses && !statuses.has(s.status)) continue;
@@ -264,36 +300,23 @@ export class SessionStore {
   }
 
   async getStats(): Promise<SessionStats> {
-    return this.#exclusive(() => {
-      const stats: SessionStats = {
-        total: 0,
-        active: 0,
-        handedOff: 0,
-        completed: 0,
-        failed: 0,
-        totalCostUsd: 0,
-        byPhase: {},
-      };
-      const key = {
-        Active: "active",
-        HandedOff: "handedOff",
-        Completed: "completed",
-        Failed: "failed",
-      } as const;
-      for (const s of this.#table.values()) {
-        stats.total += 1;
-        stats[key[s.status]] += 1;
-        const phase = s.context.current_phase;
-        stats.byPhase[phase] = (stats.byPhase[phase] ?? 0) + 1;
-        stats.totalCostUsd += s.result?.total_cost_usd ?? 0;
+    return this.#read(() => {
+      // Counted once per state of the table; callers get their own copy.
+      if (this.#stats?.table !== this.#table || this.#stats.version !== this.#table.version) {
+        this.#stats = {
+          table: this.#table,
+          version: this.#table.version,
+          value: countStats(this.#table),
+        };
       }
-      return stats;
+      const value = this.#stats.value;
+      return { ...value, byPhase: { ...value.byPhase } };
     });
   }
 
   /** The whole store in its on-disk shape (what `sessions.json` holds after `compact()`). */
   async snapshot(): Promise<StoreDocument> {
-    return this.#exclusive(() => ({ sessions: [...this.#table.values()], version: STORE_VERSION }));
+    return this.#read(() => ({ sessions: [...this.#table.values()], version: STORE_VERSION }));
   }
 
   /* ---------- changes ---------- */
@@ -330,7 +353,7 @@ export class SessionStore {
     assertSessionId(fromId);
     const targets = inputs.map((i) => parseInput(HandoffInputSchema, i, "handoff"));
     if (targets.length === 0)
-      throw new MiyabiError("INVALID_INPUT", "fanOut needs at least one target agent.");
+      throw new InvalidInputError("fanOut needs at least one target agent.");
     for (const t of targets) assertAgentName(t.toAgent);
     return this.#change(() => {
       const parent = this.#require(fromId);
@@ -438,6 +461,8 @@ export class SessionStore {
           runner_pid: data.runnerPid,
           hostname: data.hostname ?? hostname(),
           started_at: data.startedAt ?? now,
+          start_ticks: data.startTicks,
+          runner_start_ticks: data.runnerStartTicks,
         },
         updated_at: now,
       };
@@ -447,30 +472,43 @@ export class SessionStore {
 
   /**
    * Fail Active sessions whose owning process ran on this host and is gone without recording a
-   * result, so no session stays Active after its process died. Returns the ids it failed.
+   * result, so no session stays Active after its process died. The Claude process tree such a
+   * session left behind is stopped when it is provably the recorded one (same pid and start
+   * time). Returns the ids it failed.
    */
   async reconcileOrphans(): Promise<string[]> {
     const host = hostname();
-    return this.#change(() => {
-      const now = this.#now();
+    return this.#exclusive(async () => {
       const put: DiskSession[] = [];
       for (const s of this.#table.values()) {
         const proc = s.process;
         if (s.status !== "Active" || !proc || proc.hostname !== host || s.result) continue;
-        if (proc.runner_pid === process.pid || pidAlive(proc.runner_pid)) continue;
+        if (proc.runner_pid === process.pid && proc.runner_start_ticks === null) continue;
+        if (await isSameProcess(proc.runner_pid, proc.runner_start_ticks)) continue;
+        // Stopped before the session is recorded Failed: a crash in between leaves it Active,
+        // so the next open tries again.
+        const stopped =
+          proc.pid !== null &&
+          proc.start_ticks !== null &&
+          (await stopRecordedProcess(proc.pid, proc.start_ticks));
+        const now = this.#now();
         put.push({
           ...s,
           status: "Failed",
-          error_message: `orphaned: the process that ran this session (pid ${proc.runner_pid}) exited without recording a result`,
+          error_message: `orphaned: the process that ran this session (pid ${proc.runner_pid}) exited without recording a result${stopped ? `; its Claude process (pid ${proc.pid}) was stopped` : ""}`,
           updated_at: now,
           ended_at: now,
         });
       }
-      return { record: put.length > 0 ? { put } : null, value: put.map((s) => s.id) };
+      if (put.length > 0) await this.#commit({ put });
+      return put.map((s) => s.id);
     });
   }
 
-  /** Remove whole lineage trees that are finished and older than the cutoff, with their logs. */
+  /**
+   * Remove whole lineage trees that are finished and older than the cutoff, with every file of
+   * theirs: logs, patches, and the transcripts of their Claude sessions no kept session uses.
+   */
   async prune(input: PruneInput): Promise<PruneReport> {
     const data = parseInput(PruneInputSchema, input, "prune options");
     const allowed = new Set<SessionStatus>(data.statuses);
@@ -489,47 +527,166 @@ export class SessionStore {
         if (prunable) for (const s of members) del.push(s.id);
       }
       const record = data.dryRun || del.length === 0 ? null : { del };
-      return { record, value: del };
+      const gone = new Set(del);
+      const kept = new Set<string>();
+      const dropped = new Set<string>();
+      for (const s of this.#table.values()) {
+        for (const id of claudeSessionIds(s)) (gone.has(s.id) ? dropped : kept).add(id);
+      }
+      const transcripts = [...dropped].filter((id) => !kept.has(id));
+      return { record, value: { del, transcripts } };
     });
     if (!data.dryRun) {
-      await Promise.all(removed.map((id) => fs.rm(this.logPath(id), { force: true })));
+      const files = [
+        ...removed.del.flatMap((id) => [this.#paths.log(id), this.#paths.patch(id)]),
+        ...removed.transcripts.map((id) => this.#paths.transcript(id)),
+      ];
+      await Promise.all(files.map((file) => fsp.rm(file, { force: true })));
     }
-    return { removed, dryRun: data.dryRun };
+    return { removed: removed.del, dryRun: data.dryRun };
   }
 
   /**
-   * Fold another store of the same work into this one (parallel jobs fanning in): every session
-   * of either side survives; see `mergeSessions` for how differing copies are resolved.
+   * Fold another store directory of the same work into this one (parallel jobs fanning in):
+   * every session of either side survives (see `mergeSessions` for how differing copies are
+   * resolved), with its log, patch and the transcripts of its Claude sessions, and the issue
+   * snapshots this store does not have yet.
    */
-  async mergeFrom(source: string | StoreDocument): Promise<MergeReport> {
-    const other = typeof source === "string" ? await readStoreDir(source) : source.sessions;
+  async mergeFrom(sourceDir: string): Promise<MergeReport> {
+    const other = await readStoreDir(sourceDir);
+    // Files first: a crash before the sessions are merged leaves only unused files, never a
+    // merged-in session whose transcript or patch is missing.
+    await this.#copyFilesFrom(new StoreLayout(sourceDir), other);
     return this.#change(() => {
-      const { sessions, report } = mergeSessions(this.#table.values(), other);
+      const { sessions, report } = mergeSessions(this.#table.values(), other.sessions);
       const put = sessions.filter((s) => this.#table.get(s.id) !== s);
-      return { record: put.length > 0 ? { put } : null, value: report };
+      const issues = other.issues.filter((i) => !this.#table.issue(i.number));
+      const record = put.length > 0 || issues.length > 0 ? { put, issues } : null;
+      return { record, value: report };
     });
+  }
+
+  /*
+   * Logs and transcripts only grow, so when both stores hold one the longer copy is the newer.
+   * A patch is copied only when it matches the digest its own store recorded.
+   */
+  async #copyFilesFrom(from: StoreLayout, other: { sessions: DiskSession[] }): Promise<void> {
+    const copy = async (src: string, dst: string, dir: string, check?: (b: Buffer) => void) => {
+      const data = await readFileNoFollow(src);
+      if (data === null) return;
+      check?.(data);
+      const mine = await readFileNoFollow(dst);
+      if (mine !== null && mine.length >= data.length) return;
+      await ensureRealDir(dir);
+      await writeFileAtomic(dst, data);
+    };
+    const transcripts = new Set<string>();
+    for (const s of other.sessions) {
+      for (const id of claudeSessionIds(s)) transcripts.add(id);
+      await copy(from.log(s.id), this.#paths.log(s.id), this.#paths.logs);
+      const patch = s.patch;
+      await copy(from.patch(s.id), this.#paths.patch(s.id), this.#paths.patches, (data) => {
+        const problem = patchProblem(data, patch);
+        if (problem) throw new PatchDigestError(s.id, from.patch(s.id), problem);
+      });
+    }
+    for (const id of transcripts) {
+      await copy(from.transcript(id), this.#paths.transcript(id), this.#paths.transcripts);
+    }
   }
 
   /* ---------- logs ---------- */
 
   /** `logs/{uuid}.log`; the id is validated first so it can never name a path outside the store. */
   logPath(id: string): string {
-    return path.join(this.logsDir, `${assertSessionId(id)}.log`);
+    return this.#paths.log(id);
   }
 
   async appendLog(id: string, text: string): Promise<void> {
-    await fs.appendFile(this.logPath(id), text);
+    const file = this.#paths.log(id);
+    await ensureRealDir(this.#paths.logs);
+    await appendFileNoFollow(file, text);
   }
 
   /** The session's log, or "" when nothing was written yet. */
   async readLog(id: string): Promise<string> {
     await this.getSession(id);
-    try {
-      return await fs.readFile(this.logPath(id), "utf8");
-    } catch (error) {
-      if (isErrno(error, "ENOENT")) return "";
-      throw error;
-    }
+    return (await readFileNoFollow(this.#paths.log(id)))?.toString("utf8") ?? "";
+  }
+
+  /* ---------- transcripts and patches ---------- */
+
+  /** Keep a copy of a Claude conversation, so a later job (or machine) can resume it. */
+  async writeTranscript(claudeSessionId: string, text: string): Promise<void> {
+    const file = this.#paths.transcript(claudeSessionId);
+    await ensureRealDir(this.#paths.transcripts);
+    await writeFileAtomic(file, text);
+  }
+
+  /** The stored copy of a Claude conversation, or null when the store has none. */
+  async readTranscript(claudeSessionId: string): Promise<string | null> {
+    return (
+      (await readFileNoFollow(this.#paths.transcript(claudeSessionId)))?.toString("utf8") ?? null
+    );
+  }
+
+  /**
+   * Keep a session's changes as a patch (jobs that do not push carry their work this way) and
+   * record its digest on the session, so `readPatch` can tell it from one changed afterwards.
+   */
+  async writePatch(sessionId: string, text: string): Promise<{ sha256: string; bytes: number }> {
+    const file = this.#paths.patch(sessionId);
+    const data = Buffer.from(text, "utf8");
+    const info = { sha256: sha256Hex(data), bytes: data.length };
+    return this.#exclusive(async () => {
+      const session = this.#require(sessionId);
+      await ensureRealDir(this.#paths.patches);
+      await writeFileAtomic(file, data);
+      await this.#commit({ put: [{ ...session, patch: info, updated_at: this.#now() }] });
+      return info;
+    });
+  }
+
+  /**
+   * A session's patch, verified against the digest the store recorded when it wrote it; null
+   * when the session has none. Throws PatchDigestError for anything else.
+   */
+  async readPatch(sessionId: string): Promise<string | null> {
+    const file = this.#paths.patch(sessionId);
+    return this.#exclusive(async () => {
+      const recorded = this.#require(sessionId).patch;
+      const data = await readFileNoFollow(file);
+      if (data === null) {
+        if (recorded) throw new PatchDigestError(sessionId, file, "is missing");
+        return null;
+      }
+      const problem = patchProblem(data, recorded);
+      if (problem) throw new PatchDigestError(sessionId, file, problem);
+      return data.toString("utf8");
+    });
+  }
+
+  /* ---------- issues ---------- */
+
+  /**
+   * Keep the issue's title and body as the first phase saw them. The first capture of an issue
+   * wins: later calls return it unchanged, so editing the issue between jobs changes nothing.
+   */
+  async captureIssue(input: IssueInput): Promise<IssueSnapshot> {
+    const data = parseInput(IssueInputSchema, input, "issue");
+    return this.#change(() => {
+      const existing = this.#table.issue(data.number);
+      if (existing) return { record: null, value: issueFromDisk(existing) };
+      const snapshot: DiskIssueSnapshot = { ...data, captured_at: this.#now() };
+      return { record: { issues: [snapshot] }, value: issueFromDisk(snapshot) };
+    });
+  }
+
+  async issueSnapshot(issueNumber: number): Promise<IssueSnapshot | null> {
+    return this.#read(() => {
+      const found = this.#table.issue(issueNumber);
+      return found ? issueFromDisk(found) : null;
+    });
   }
 
   /* ---------- lifecycle ---------- */
@@ -539,11 +696,20 @@ export class SessionStore {
     await this.#exclusive(() => this.#compactLocked());
   }
 
-  /** Compact (so `sessions.json` holds everything) and stop accepting calls. */
+  /**
+   * Stop accepting calls. A small store is compacted first, so `sessions.json` alone holds
+   * everything at rest (the file the seed and people read); a large one keeps its journal, which
+   * every reader of ours folds in, until it passes `compactAfterBytes` or `compact()` is called.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#exclusive(async () => {
-      if (this.#offset > this.#headerBytes) await this.#compactLocked();
+      const journal = this.#journal;
+      if (journal && this.#offset > journal.headerBytes) {
+        const size = Number(fileStamp(this.file)?.size ?? 0) + this.#offset;
+        if (size <= this.#options.compactOnCloseBytes) await this.#compactLocked();
+      }
+      this.#closeJournal();
       this.#closed = true;
     });
   }
@@ -628,6 +794,7 @@ export class SessionStore {
       result: null,
       process: null,
       retry_of: null,
+      patch: null,
     };
   }
 
@@ -661,6 +828,16 @@ export class SessionStore {
     });
   }
 
+  /**
+   * A read. When nothing is queued on this instance and neither file changed since we last
+   * caught up (two lstat calls), memory is current: answer without the lock. Otherwise catch up
+   * under the lock like any call.
+   */
+  async #read<T>(fn: () => T): Promise<T> {
+    if (this.#busy === 0 && this.#loaded && !this.#closed && this.#unchanged()) return fn();
+    return this.#exclusive(fn);
+  }
+
   async #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       if (this.#closed) throw new StoreClosedError(this.dir);
@@ -669,86 +846,315 @@ export class SessionStore {
         await this.#sync();
         return await fn();
       } finally {
-        await release();
+        release();
       }
     };
-    const result = this.#queue.then(run, run);
+    this.#busy += 1;
+    const result = this.#queue.then(run, run).finally(() => {
+      this.#busy -= 1;
+    });
     this.#queue = result.catch(() => undefined);
     return result;
   }
 
-  /** Catch up with the files: replay new journal records, or reload if someone compacted. */
+  #unchanged(): boolean {
+    const json = fileStamp(this.file);
+    const journal = fileStamp(this.journalFile);
+    return sameStamp(json, this.#jsonStamp) && sameStamp(journal, this.#journal?.stamp ?? null);
+  }
+
+  /**
+   * Catch up with the files, under the lock: nothing to do when neither changed; replay only
+   * the new records when the journal grew; reload everything when someone compacted.
+   */
   async #sync(): Promise<void> {
-    const stamp = await fileStamp(this.file);
-    const resume =
-      this.#loaded && this.#generation !== null && stamp === this.#jsonStamp
-        ? { generation: this.#generation, offset: this.#offset }
-        : undefined;
-    let journal = await readJournal(this.journalFile, resume);
-    if (this.#loaded && resume && journal && !journal.fromStart) {
-      for (const r of journal.records) this.#table.apply(r);
-      this.#offset = journal.end;
-      return;
+    const json = fileStamp(this.file);
+    const journalNow = fileStamp(this.journalFile);
+    const journal = this.#journal;
+    if (this.#loaded && sameStamp(json, this.#jsonStamp)) {
+      if (!journal && !journalNow) return;
+      if (journal && journalNow && journalNow.ino === journal.stamp.ino) {
+        if (sameStamp(journalNow, journal.stamp)) return;
+        if (journalNow.size >= BigInt(this.#offset)) {
+          const data = Buffer.alloc(Number(journalNow.size) - this.#offset);
+          readFully(journal.fd, data, this.#offset);
+          const { records, consumed } = decodeRecords(data, this.#offset, this.journalFile);
+          for (const r of records) this.#table.apply(r);
+          this.#offset += consumed;
+          journal.stamp = journalNow;
+          return;
+        }
+      }
     }
-    if (this.#loaded && stamp === this.#jsonStamp && !journal && this.#generation === null) return;
-    const doc = await readDocumentFile(this.file);
-    this.#extra = extraFields(doc);
-    if (journal && !journal.fromStart) journal = await readJournal(this.journalFile);
-    const table = SessionTable.from(doc?.sessions ?? []);
-    for (const r of journal?.records ?? []) table.apply(r);
-    this.#table = table;
-    this.#generation = journal?.generation ?? null;
-    this.#headerBytes = journal ? Buffer.byteLength(headerLine(journal.generation)) : 0;
-    this.#offset = journal?.end ?? 0;
-    this.#jsonStamp = stamp;
+    await this.#reload();
+  }
+
+  async #reload(): Promise<void> {
+    this.#closeJournal();
+    const loaded = await loadStoreFiles(new StoreLayout(this.dir), true);
+    this.#extra = loaded.extra;
+    this.#table = loaded.table;
+    this.#jsonStamp = loaded.jsonStamp;
+    this.#offset = loaded.journal?.end ?? 0;
+    this.#journal = loaded.journal
+      ? {
+          fd: loaded.journal.fd,
+          generation: loaded.journal.generation,
+          headerBytes: loaded.journal.headerBytes,
+          stamp: loaded.journal.stamp,
+        }
+      : null;
     this.#loaded = true;
   }
 
+  #closeJournal(): void {
+    if (this.#journal) fs.closeSync(this.#journal.fd);
+    this.#journal = null;
+  }
+
+  /*
+   * One record: cut a torn tail if a crash left one, write at the end of the last intact
+   * record, fdatasync, then apply to memory. The journal is already open and the lock is one
+   * symlink call, so a change costs little more than the fdatasync itself.
+   */
   async #commit(record: JournalRecord): Promise<void> {
-    if (this.#generation === null) await this.#newJournal();
-    this.#offset = await appendRecord(this.journalFile, this.#offset, record);
+    const journal = this.#journal ?? (await this.#newJournal(null));
+    const line = encodeRecord(record);
+    if (journal.stamp.size !== BigInt(this.#offset)) fs.ftruncateSync(journal.fd, this.#offset);
+    writeFully(journal.fd, line, this.#offset);
+    await fdatasync(journal.fd);
+    this.#offset += line.length;
+    journal.stamp = stampOf(fs.fstatSync(journal.fd, { bigint: true }));
     this.#table.apply(record);
     if (this.#offset >= this.#options.compactAfterBytes) await this.#compactLocked();
   }
 
-  async #newJournal(): Promise<void> {
+  /** Start a new generation of the journal; `base` stamps the sessions.json just written. */
+  async #newJournal(base: BaseStamp | null): Promise<OpenJournal> {
     const generation = randomUUID();
-    const header = headerLine(generation);
+    const header = headerLine(generation, base);
     await writeFileAtomic(this.journalFile, header);
-    this.#generation = generation;
-    this.#headerBytes = Buffer.byteLength(header);
-    this.#offset = this.#headerBytes;
+    this.#closeJournal();
+    const fd = openJournalFd(this.journalFile);
+    const journal = {
+      fd,
+      generation,
+      headerBytes: Buffer.byteLength(header),
+      stamp: stampOf(fs.fstatSync(fd, { bigint: true })),
+    };
+    this.#journal = journal;
+    this.#offset = journal.headerBytes;
+    return journal;
   }
 
   /*
    * sessions.json is replaced first and the journal second. A crash between the two leaves the
    * new sessions.json with the old journal, whose records are upserts already contained in it,
-   * so replaying them changes nothing.
+   * so replaying them changes nothing (and the old header's stamp no longer matches, so that
+   * sessions.json is fully validated on the next open).
    */
   async #compactLocked(): Promise<void> {
-    await writeFileAtomic(this.file, serializeDocument(this.#table.values(), this.#extra));
-    this.#jsonStamp = await fileStamp(this.file);
-    await this.#newJournal();
+    const data = Buffer.from(
+      serializeDocument(this.#table.values(), this.#table.issues(), this.#extra),
+      "utf8",
+    );
+    await writeFileAtomic(this.file, data);
+    this.#jsonStamp = fileStamp(this.file);
+    await this.#newJournal(baseStamp(data));
+  }
+}
+
+interface OpenJournal {
+  fd: number;
+  generation: string;
+  headerBytes: number;
+  stamp: Stamp;
+}
+
+interface Stamp {
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+}
+
+function stampOf(st: fs.BigIntStats): Stamp {
+  return { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+}
+
+/** lstat, not stat: a link in a file's place must look changed, so it is opened and refused. */
+function fileStamp(file: string): Stamp | null {
+  const st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  return st ? stampOf(st) : null;
+}
+
+function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+}
+
+function openJournalFd(file: string): number {
+  try {
+    return fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NOFOLLOW);
+  } catch (error) {
+    if (isErrno(error, "ELOOP"))
+      throw new UnsafePathError(file, "it is a symbolic link", { cause: error });
+    // A store we may only read (a shared or restored copy): reading needs no write access.
+    if (isErrno(error, "EACCES") || isErrno(error, "EROFS"))
+      return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    throw error;
+  }
+}
+
+function readFully(fd: number, into: Buffer, position: number): void {
+  let done = 0;
+  while (done < into.length) {
+    const n = fs.readSync(fd, into, done, into.length - done, position + done);
+    if (n === 0) throw new Error(`journal ended early at byte ${position + done}`);
+    done += n;
+  }
+}
+
+function writeFully(fd: number, data: Buffer, position: number): void {
+  let done = 0;
+  while (done < data.length)
+    done += fs.writeSync(fd, data, done, data.length - done, position + done);
+}
+
+const fdatasync = (fd: number) =>
+  new Promise<void>((resolve, reject) =>
+    fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())),
+  );
+
+/**
+ * Read a store directory: sessions.json (trusted without a schema pass when the journal
+ * header's stamp says our compaction wrote exactly these bytes) plus the journal's records.
+ * With `keepOpen` the journal's descriptor is returned open, for the store to keep.
+ */
+async function loadStoreFiles(
+  paths: StoreLayout,
+  keepOpen: boolean,
+): Promise<{
+  table: SessionTable;
+  extra: Record<string, unknown>;
+  jsonStamp: Stamp | null;
+  journal: {
+    fd: number;
+    generation: string;
+    headerBytes: number;
+    end: number;
+    stamp: Stamp;
+  } | null;
+}> {
+  let fd: number | null = null;
+  try {
+    const jsonStamp = fileStamp(paths.file);
+    const bytes = await readDocumentBytes(paths.file);
+    let journal = null;
+    let read: JournalRead | null = null;
+    try {
+      fd = openJournalFd(paths.journal);
+    } catch (error) {
+      if (!isErrno(error, "ENOENT")) throw error;
+    }
+    if (fd !== null) {
+      const st = fs.fstatSync(fd, { bigint: true });
+      if (!st.isFile()) throw new UnsafePathError(paths.journal, "it is not a regular file");
+      const data = Buffer.alloc(Number(st.size));
+      readFully(fd, data, 0);
+      read = parseJournal(data, paths.journal);
+      journal = {
+        fd,
+        generation: read.generation,
+        headerBytes: data.indexOf(0x0a) + 1,
+        end: read.end,
+        stamp: stampOf(st),
+      };
+    }
+    const trusted =
+      bytes !== null &&
+      read?.base != null &&
+      read.base.bytes === bytes.length &&
+      read.base.crc32 === baseStamp(bytes).crc32;
+    const doc = bytes === null ? null : parseDocumentBytes(bytes, paths.file, trusted);
+    const table = SessionTable.from(doc?.sessions ?? [], doc?.issues ?? []);
+    if (doc && table.size !== doc.sessions.length) {
+      const seen = new Set<string>();
+      const twice = doc.sessions.find((s) => seen.size === seen.add(s.id).size);
+      throw new StoreCorruptError(paths.file, `session ${twice?.id} appears twice`);
+    }
+    for (const r of read?.records ?? []) table.apply(r);
+    if (!keepOpen && fd !== null) {
+      fs.closeSync(fd);
+      fd = null;
+      journal = null;
+    }
+    const result = { table, extra: extraFields(doc), jsonStamp, journal };
+    fd = null;
+    return result;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
   }
 }
 
 /** Everything a store directory holds, its journal included, without locking or writing it. */
-async function readStoreDir(dir: string): Promise<DiskSession[]> {
-  const root = path.resolve(dir);
-  const doc = await readDocumentFile(path.join(root, "sessions.json"));
-  const journal = await readJournal(path.join(root, "sessions.journal"));
-  if (!doc && !journal) throw new StoreNotFoundError(root);
-  const table = SessionTable.from(doc?.sessions ?? []);
-  for (const r of journal?.records ?? []) table.apply(r);
-  return [...table.values()];
+async function readStoreDir(
+  dir: string,
+): Promise<{ sessions: DiskSession[]; issues: DiskIssueSnapshot[] }> {
+  const paths = new StoreLayout(dir);
+  const loaded = await loadStoreFiles(paths, false);
+  if (loaded.jsonStamp === null && loaded.table.size === 0 && fileStamp(paths.journal) === null)
+    throw new StoreNotFoundError(paths.dir);
+  return { sessions: [...loaded.table.values()], issues: [...loaded.table.issues()] };
 }
 
-async function fileStamp(file: string): Promise<string | null> {
-  try {
-    const st = await fs.stat(file, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}`;
-  } catch (error) {
-    if (isErrno(error, "ENOENT")) return null;
-    throw error;
+function countStats(table: SessionTable): SessionStats {
+  const stats: SessionStats = {
+    total: 0,
+    active: 0,
+    handedOff: 0,
+    completed: 0,
+    failed: 0,
+    totalCostUsd: 0,
+    byPhase: {},
+  };
+  const key = {
+    Active: "active",
+    HandedOff: "handedOff",
+    Completed: "completed",
+    Failed: "failed",
+  } as const;
+  for (const s of table.values()) {
+    stats.total += 1;
+    stats[key[s.status]] += 1;
+    const phase = s.context.current_phase;
+    stats.byPhase[phase] = (stats.byPhase[phase] ?? 0) + 1;
+    stats.totalCostUsd += s.result?.total_cost_usd ?? 0;
   }
+  return stats;
+}
+
+/** The Claude conversations a session names (its own run and the results it inherited). */
+function claudeSessionIds(s: DiskSession): string[] {
+  const ids: string[] = [];
+  for (const r of [s.result, ...s.context.previous_results]) {
+    const id = r?.claude_session_id;
+    // Ids read from a store are data: only a well-formed one may become a file name.
+    if (id && isClaudeSessionId(id)) ids.push(id);
+  }
+  return ids;
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Why `data` is not the patch whose digest was recorded, or null when it is. */
+function patchProblem(
+  data: Buffer,
+  recorded: { sha256: string; bytes: number } | null,
+): string | null {
+  if (!recorded) return "has no digest recorded in the store";
+  if (data.length !== recorded.bytes || sha256Hex(data) !== recorded.sha256)
+    return "does not match the digest recorded when the store wrote it";
+  return null;
 }

@@ -47,6 +47,7 @@ describe("prompts", () => {
           pid: null,
           commit: null,
           finishedAt: "2026-01-01T00:00:00Z",
+          permissionDenials: [],
         },
       ],
     });
