@@ -255,10 +255,12 @@ export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
         await mkdir(path.join(options.repoDir, "work"), { recursive: true });
         await writeFile(path.join(options.repoDir, "work", `${step.id}.txt`), `${step.id}\n`);
         const commit = options.commit
-          ? await commitPhase({
-              worktree: options.repoDir,
-              message: `${step.phase}: ${result.agent} for #${issue.number}\n\nMiyabi session ${id}`,
-            })
+          ? (
+              await commitPhase({
+                worktree: options.repoDir,
+                message: `${step.phase}: ${result.agent} for #${issue.number}\n\nMiyabi session ${id}`,
+              })
+            ).sha
           : null;
         sessions.push(await store.complete(id, { ...result, commit }));
       }

@@ -338,7 +338,6 @@ describe("a phase that runs", () => {
     await run(j);
     expect(calls[0]?.claude).toMatchObject({
       executable: "/opt/claude/bin/claude",
-      inheritEnv: false,
       env: { PATH: "/nonexistent", HOME: "/home/x", ANTHROPIC_API_KEY: "sk-ant-unit-secret-key" },
     });
     expect(Object.keys(calls[0]?.claude.env ?? {}).sort()).toEqual([

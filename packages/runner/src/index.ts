@@ -1,4 +1,9 @@
-export { ClaudeNotFoundError, PipelineConfigError, WorktreeError } from "./internal/errors.js";
+export {
+  ClaudeNotFoundError,
+  PipelineConfigError,
+  SandboxUnavailableError,
+  WorktreeError,
+} from "./internal/errors.js";
 export { findOnPath, resolveClaude } from "./internal/executable.js";
 export { type GitOptions, type GitResult, git, tryGit } from "./internal/git.js";
 export {
@@ -19,8 +24,11 @@ export {
   PipelineSchema,
   type PipelineStep,
   stepOf,
+  TEST_COMMANDS,
 } from "./internal/pipeline.js";
 export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
+export { isProtectedPath, PROTECTED_PATHS } from "./internal/protected.js";
+export { probeSandbox, type SandboxProbe } from "./internal/sandbox.js";
 export { sanitizeUserText } from "./internal/sanitize.js";
 export {
   createRedactor,
@@ -45,13 +53,14 @@ export {
 export { abortOnProcessSignals } from "./internal/signals.js";
 export { parseStreamLine, type ResultLine, type StreamEvent } from "./internal/stream.js";
 export {
-  claudeConfigDir,
   claudeProjectDirName,
   claudeTranscriptPath,
   storedTranscriptPath,
 } from "./internal/transcripts.js";
+export { widenings } from "./internal/widenings.js";
 export {
   type CommitPhaseOptions,
+  type CommitResult,
   commitPhase,
   DEFAULT_AUTHOR,
   type EnsureIssueWorktreeOptions,

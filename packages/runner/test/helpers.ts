@@ -49,8 +49,6 @@ export async function rig(script: ModelScript): Promise<Rig> {
     claude: (home = "home", extra = {}) => ({
       executable: claudeBinPath(),
       env: modelServerEnv(server, { home: path.join(root, home) }),
-      // Keep the developer's own ANTHROPIC_* / CLAUDE_* variables out of the run.
-      inheritEnv: false,
       ...extra,
       ...(extra.env
         ? { env: { ...modelServerEnv(server, { home: path.join(root, home) }), ...extra.env } }

@@ -57,7 +57,7 @@ describe("runPhase with the real Claude Code CLI", () => {
     );
     // The prompt carries the issue as delimited data.
     const prompt = JSON.stringify(messagesOf(turns(r.server)[0]?.body));
-    expect(prompt).toContain("<issue>");
+    expect(prompt).toMatch(/<issue-[0-9a-f]{16}>/);
     expect(prompt).toContain("Please add hello.txt");
   });
 

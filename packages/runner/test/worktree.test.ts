@@ -133,7 +133,7 @@ describe("ensureIssueWorktree", () => {
     const repo = await makeRepo();
     const first = await ensureIssueWorktree({ repoDir: repo, issueNumber: 7 });
     await fs.writeFile(path.join(first.path, "work.txt"), "phase 1\n");
-    const sha = await commitPhase({ worktree: first.path, message: "phase 1" });
+    const { sha } = await commitPhase({ worktree: first.path, message: "phase 1" });
 
     // From a subdirectory and a symlinked path to the repository: still the same worktree.
     await fs.mkdir(path.join(repo, "sub"));
@@ -455,18 +455,24 @@ describe("commitPhase", () => {
     const mainHead = await head(repo);
     const wt = await ensureIssueWorktree({ repoDir: repo, issueNumber: 7 });
     await fs.writeFile(path.join(wt.path, "a.txt"), "a\n");
-    const first = await commitPhase({ worktree: wt.path, message: "CodeGeneration for #7" });
+    const { sha: first } = await commitPhase({
+      worktree: wt.path,
+      message: "CodeGeneration for #7",
+    });
     expect(first).toMatch(/^[0-9a-f]{40}$/);
     expect(await sh(wt.path, "log", "-1", "--format=%H %s")).toBe(`${first} CodeGeneration for #7`);
 
-    expect(await commitPhase({ worktree: wt.path, message: "Review for #7" })).toBeNull();
+    expect((await commitPhase({ worktree: wt.path, message: "Review for #7" })).sha).toBeNull();
     expect(await head(wt.path)).toBe(first);
 
     await fs.writeFile(path.join(wt.path, "a.txt"), "a, reviewed\n");
     await fs.rm(path.join(wt.path, "README.md"));
     await fs.mkdir(path.join(wt.path, "dir"));
     await fs.writeFile(path.join(wt.path, "dir", "b.txt"), "b\n");
-    const second = await commitPhase({ worktree: wt.path, message: "Review for #7\n\nDetails." });
+    const { sha: second } = await commitPhase({
+      worktree: wt.path,
+      message: "Review for #7\n\nDetails.",
+    });
     expect(await sh(wt.path, "log", "-1", "--format=%P%n%B", second ?? "")).toBe(
       `${first}\nReview for #7\n\nDetails.\n`,
     );
@@ -509,7 +515,7 @@ describe("commitPhase", () => {
     const hook = path.join(repo, ".git", "hooks", "pre-commit");
     await fs.writeFile(hook, "#!/bin/sh\necho 'lint failed' >&2\nexit 1\n", { mode: 0o755 });
     await fs.writeFile(path.join(wt.path, "a.txt"), "a\n");
-    expect(await commitPhase({ worktree: wt.path, message: "checkpoint" })).toMatch(
+    expect((await commitPhase({ worktree: wt.path, message: "checkpoint" })).sha).toMatch(
       /^[0-9a-f]{40}$/,
     );
     await fs.writeFile(path.join(wt.path, "b.txt"), "b\n");
@@ -539,7 +545,7 @@ describe("commitPhase", () => {
     vi.stubEnv("GIT_DIR", path.join(repo, ".git"));
     vi.stubEnv("GIT_WORK_TREE", repo);
     vi.stubEnv("GIT_INDEX_FILE", path.join(repo, ".git", "index"));
-    const sha = await commitPhase({ worktree: wt.path, message: "phase" });
+    const { sha } = await commitPhase({ worktree: wt.path, message: "phase" });
     for (const name of ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"]) vi.stubEnv(name, undefined);
 
     expect(await sh(wt.path, "show", "--name-only", "--format=", sha ?? "")).toBe("only.txt");
@@ -563,7 +569,7 @@ describe("list, remove and prune", () => {
     });
     await fs.writeFile(path.join(twelve.path, "wip.txt"), "wip\n");
     await fs.writeFile(path.join(three.path, "done.txt"), "done\n");
-    const sha = await commitPhase({ worktree: three.path, message: "done" });
+    const { sha } = await commitPhase({ worktree: three.path, message: "done" });
     await sh(scratch.path, "switch", "--quiet", "--detach");
     const base = await head(repo);
 
@@ -638,7 +644,7 @@ describe("list, remove and prune", () => {
     const wt = await ensureIssueWorktree({ repoDir: repo, issueNumber: 5 });
     const kept = await ensureIssueWorktree({ repoDir: repo, issueNumber: 6 });
     await fs.writeFile(path.join(wt.path, "a.txt"), "a\n");
-    const sha = await commitPhase({ worktree: wt.path, message: "phase 1" });
+    const { sha } = await commitPhase({ worktree: wt.path, message: "phase 1" });
     await fs.rm(wt.path, { recursive: true });
 
     expect(

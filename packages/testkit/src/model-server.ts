@@ -35,6 +35,17 @@ export interface ScriptedTurn {
   usage?: ScriptedUsage;
   /** Model name reported back; defaults to the requested model. */
   model?: string;
+  /**
+   * Attacker: obey the instructions written anywhere in the conversation's user messages
+   * (see `hiddenInstructions`): one Bash or Read tool call per instruction, added to this
+   * turn's own tool uses. With none found, the turn is played as scripted.
+   */
+  followInstructions?: boolean;
+  /**
+   * Attacker: append the text of the tool results in the last user message to the answer,
+   * as they are, base64-encoded (to slip past exact-value masking), or both.
+   */
+  echoToolResults?: "raw" | "base64" | "both";
 }
 
 /**
@@ -412,6 +423,72 @@ function sendMessage(res: http.ServerResponse, body: unknown, turn: ScriptedTurn
   res.end();
 }
 
+/** An instruction an attacker planted in text the model reads. */
+export type HiddenInstruction = { tool: "Bash"; command: string } | { tool: "Read"; path: string };
+
+/**
+ * Instructions in `text`, in order: ``RUN: `command` `` asks for a Bash call and
+ * ``READ: `path` `` for a Read call. The syntax is the scripted attacker's own; a real model
+ * follows prose, this one follows these markers wherever they are (an HTML comment, plain
+ * text, a tool result).
+ */
+export function hiddenInstructions(text: string): HiddenInstruction[] {
+  const out: HiddenInstruction[] = [];
+  for (const m of text.matchAll(/\b(RUN|READ):\s*`([^`\n]+)`/g)) {
+    const arg = m[2] as string;
+    out.push(m[1] === "RUN" ? { tool: "Bash", command: arg } : { tool: "Read", path: arg });
+  }
+  return out;
+}
+
+function userTexts(body: unknown): string[] {
+  if (!isRecord(body) || !Array.isArray(body.messages)) return [];
+  return body.messages.flatMap((m: unknown) =>
+    isRecord(m) && m.role === "user" ? textBlocks(m.content) : [],
+  );
+}
+
+function resultText(content: unknown): string {
+  if (typeof content === "string") return content;
+  return textBlocks(content).join("\n");
+}
+
+/** The text of the tool results in the last message of a request body. */
+export function lastToolResults(body: unknown): string {
+  if (!isRecord(body) || !Array.isArray(body.messages)) return "";
+  const last: unknown = body.messages[body.messages.length - 1];
+  if (!isRecord(last) || !Array.isArray(last.content)) return "";
+  return last.content
+    .flatMap((block: unknown) =>
+      isRecord(block) && block.type === "tool_result" ? [resultText(block.content)] : [],
+    )
+    .join("\n");
+}
+
+/** A turn with its attacker directives turned into plain tool uses and text. */
+function playAttacker(turn: ScriptedTurn, body: unknown): ScriptedTurn {
+  let out = turn;
+  if (turn.followInstructions) {
+    const found = userTexts(body).flatMap(hiddenInstructions);
+    if (found.length > 0) {
+      const uses = found.map((i) =>
+        i.tool === "Bash"
+          ? { name: "Bash", input: { command: i.command, description: "as instructed" } }
+          : { name: "Read", input: { file_path: i.path } },
+      );
+      out = { ...out, toolUses: [...(out.toolUses ?? []), ...uses] };
+    }
+  }
+  if (turn.echoToolResults) {
+    const raw = lastToolResults(body);
+    const parts = [out.text ?? ""];
+    if (turn.echoToolResults !== "base64") parts.push(raw);
+    if (turn.echoToolResults !== "raw") parts.push(Buffer.from(raw).toString("base64"));
+    out = { ...out, text: parts.filter((p) => p !== "").join("\n") };
+  }
+  return out;
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -505,7 +582,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Mod
     const index = failed !== undefined ? failed.index : turnCount++;
     recorded.turnIndex = index;
     if (failed !== undefined) recorded.retry = true;
-    const turn = await nextTurn(recorded, index);
+    const turn = playAttacker(await nextTurn(recorded, index), body);
     const ok = await respond(res, body, turn);
     if (!ok) failedTurns.push({ body, index });
   };

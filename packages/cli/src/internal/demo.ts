@@ -180,7 +180,6 @@ export function demoCommand(program: Command, ctx: CommandContext): void {
               ...modelServerEnv(server, { home: path.join(root, "home") }),
               PATH: process.env.PATH ?? "",
             },
-            inheritEnv: false,
             timeoutMs: 120_000,
           },
           onProgress: printer.onProgress,

@@ -354,7 +354,6 @@ async function runStep(
           executable: args.executable,
           // The whole environment, not added to this process's: see claudeEnv.
           env: claudeEnv(o.env, args.credential),
-          inheritEnv: false,
           model: inputs.model,
           extraArgs: inputs.claudeArgs,
           maxTurns: inputs.maxTurns,

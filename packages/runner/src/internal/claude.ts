@@ -1,15 +1,20 @@
 import fs from "node:fs";
 import { execa } from "execa";
 import { redact } from "./secrets.js";
-import { LineSplitter, parseStreamLine, type ResultLine, type StreamEvent } from "./stream.js";
+import {
+  LineSplitter,
+  MAX_LINE_LENGTH,
+  parseStreamLine,
+  type ResultLine,
+  type StreamEvent,
+} from "./stream.js";
 
 export interface ClaudeProcessOptions {
   executable: string;
   args: string[];
   cwd: string;
+  /** The whole environment: nothing of this process's is added. */
   env: Record<string, string>;
-  /** Start from the parent's environment (true) or from `env` alone (false). */
-  extendEnv: boolean;
   timeoutMs: number;
   /** After SIGTERM, how long the process group gets before SIGKILL. */
   killGraceMs: number;
@@ -60,7 +65,7 @@ export async function runClaudeProcess(
   const subprocess = execa(options.executable, options.args, {
     cwd: options.cwd,
     env: options.env,
-    extendEnv: options.extendEnv,
+    extendEnv: false,
     stdin: "ignore",
     buffer: false,
     reject: false,
@@ -95,7 +100,15 @@ export async function runClaudeProcess(
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const stdout = new LineSplitter();
+  const stdout = new LineSplitter({
+    onSkip: (length) =>
+      writeLog(
+        JSON.stringify({
+          type: "miyabi",
+          note: `skipped a stdout line of ${length} characters (longer than the ${MAX_LINE_LENGTH}-character bound)`,
+        }),
+      ),
+  });
   const handleLine = (line: string) => {
     writeLog(line);
     for (const event of parseStreamLine(line) ?? []) {
@@ -113,6 +126,18 @@ export async function runClaudeProcess(
     writeLog(JSON.stringify({ type: "stderr", text: chunk }));
   });
 
+  // The CLI's exit does not end its output: a grandchild that left its process group (a
+  // daemonised tool) can hold the pipe open for ever. After the exit it gets the grace, then
+  // the pipes are cut.
+  let cutTimer: NodeJS.Timeout | undefined;
+  subprocess.once("exit", () => {
+    cutTimer = setTimeout(() => {
+      if (pid !== null) killGroup(pid, "SIGKILL");
+      subprocess.stdout?.destroy();
+      subprocess.stderr?.destroy();
+    }, options.killGraceMs);
+  });
+
   try {
     if (pid !== null) await options.onSpawn?.(pid);
     const finished = await subprocess;
@@ -126,6 +151,7 @@ export async function runClaudeProcess(
   } finally {
     clearTimeout(timer);
     clearTimeout(graceTimer);
+    clearTimeout(cutTimer);
     options.signal?.removeEventListener("abort", onAbort);
     // Leave no stragglers behind (tools the CLI started and did not reap).
     if (pid !== null) killGroup(pid, "SIGKILL");

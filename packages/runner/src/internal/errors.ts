@@ -27,3 +27,13 @@ export class WorktreeError extends MiyabiError {
     super("WORKTREE_ERROR", message, options);
   }
 }
+
+export class SandboxUnavailableError extends MiyabiError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(
+      "SANDBOX_UNAVAILABLE",
+      `The agent's sandbox is required but cannot be used: ${reason}. To fix it, install bubblewrap (e.g. \`sudo apt-get install -y bubblewrap\`) and, on Ubuntu 24.04 and later, allow unprivileged user namespaces (\`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\`); or set sandbox to "auto".`,
+      options,
+    );
+  }
+}

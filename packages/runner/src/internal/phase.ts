@@ -1,5 +1,6 @@
 import path from "node:path";
 import { type AgentResult, MiyabiError, type Session, type SessionStore } from "@miyabi/core";
+import { checkSandbox } from "./agent.js";
 import { resolveClaude } from "./executable.js";
 import { findStep, nextStep, type PipelineDefinition, type PipelineStep } from "./pipeline.js";
 import { findPromptTemplate, type IssueData, renderPrompt } from "./prompts.js";
@@ -18,8 +19,13 @@ export interface RunPhaseOptions {
   pipeline: PipelineDefinition;
   /** Step id or phase name; default: the step after the issue's head session. */
   step?: string;
-  /** The repository: prompt overrides are read here; agents work here unless `worktree` is set. */
+  /** The repository: agents work here unless `worktree` is set. */
   repoDir: string;
+  /**
+   * Where prompt templates (`.miyabi/prompts`) are read: a checkout of the trusted base (the
+   * default branch), never the tree agents write. Default: `repoDir`.
+   */
+  trustedDir?: string;
   /**
    * Directory the agents work in, absolute or relative to `repoDir`; recorded as the sessions'
    * worktree_path as given. Default: `repoDir`.
@@ -153,6 +159,7 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
     settings.executable,
     settings.env.PATH ?? process.env.PATH,
   );
+  await checkSandbox(settings);
   const { store, issue } = options;
   const head = await store.issueHead(issue.number);
   const step = chooseStep(options, head);
@@ -163,7 +170,11 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
   let commits: Promise<unknown> = Promise.resolve();
   const commit = (session: Session) => {
     const next = commits.then(() =>
-      commitPhase({ worktree: cwd, message: phaseCommitMessage(session) }),
+      commitPhase({
+        worktree: cwd,
+        message: phaseCommitMessage(session),
+        allowProtectedPaths: stepped.allowProtectedPaths,
+      }),
     );
     commits = next.catch(() => undefined);
     return next;
@@ -180,7 +191,12 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
     ids.map(async (id) => {
       const session = await store.getSession(id);
       const template =
-        step.prompt ?? (await findPromptTemplate(options.repoDir, session.agentName, step.phase));
+        step.prompt ??
+        (await findPromptTemplate(
+          options.trustedDir ?? options.repoDir,
+          session.agentName,
+          step.phase,
+        ));
       const prompt = () =>
         renderPrompt({
           agent: session.agentName,

@@ -53,6 +53,22 @@ export type PipelineInput = z.input<typeof PipelineSchema>;
 
 const READ_ONLY = ["Read", "Glob", "Grep"];
 
+/**
+ * The Test step's Bash: the usual ways to run a test suite, nothing else (Claude Code's rule
+ * syntax: an exact command, or `prefix:*` for the command and anything after it).
+ */
+export const TEST_COMMANDS: readonly string[] = [
+  "Bash(npm test)",
+  "Bash(npm run test:*)",
+  "Bash(pnpm test:*)",
+  "Bash(yarn test:*)",
+  "Bash(npx vitest:*)",
+  "Bash(pytest:*)",
+  "Bash(go test:*)",
+  "Bash(cargo test:*)",
+  "Bash(make test)",
+];
+
 /** CodeGen -> Review -> Test -> Deploy, the seed's pipeline. */
 export const DEFAULT_PIPELINE: PipelineDefinition = PipelineSchema.parse({
   name: "default",
@@ -80,7 +96,7 @@ export const DEFAULT_PIPELINE: PipelineDefinition = PipelineSchema.parse({
       phase: "Test",
       agent: "TestAgent",
       mode: "fork",
-      allowedTools: [...READ_ONLY, "Write", "Edit", "Bash"],
+      allowedTools: [...READ_ONLY, "Write", "Edit", ...TEST_COMMANDS],
       maxTurns: 30,
       timeoutMinutes: 30,
     },

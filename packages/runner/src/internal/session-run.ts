@@ -1,10 +1,12 @@
 import fs from "node:fs/promises";
 import type { AgentResultInput, Outcome, Phase, Session, SessionStore } from "@miyabi/core";
+import { type AgentRun, prepareAgentRun } from "./agent.js";
 import { type ClaudeProcessResult, runClaudeProcess } from "./claude.js";
-import { redact, secretValues } from "./secrets.js";
+import { redact } from "./secrets.js";
 import type { HandoffMode, ResolvedClaudeSettings } from "./settings.js";
 import type { StreamEvent } from "./stream.js";
-import { claudeConfigDir, restoreTranscript, saveTranscript } from "./transcripts.js";
+import { isClaudeSessionId, restoreTranscript, saveTranscript } from "./transcripts.js";
+import type { CommitResult } from "./worktree.js";
 
 export interface ProgressEvent {
   sessionId: string;
@@ -33,8 +35,8 @@ export interface RunSessionOptions {
   resumeFrom?: string | null;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
-  /** After a successful run, before it is recorded: commit the agent's changes (sha or null). */
-  commit?: () => Promise<string | null>;
+  /** After a successful run, before it is recorded: commit the agent's changes. */
+  commit?: () => Promise<CommitResult>;
 }
 
 const SUMMARY_LIMIT = 4000;
@@ -63,18 +65,6 @@ export function buildClaudeArgs(args: {
   // After `--` the prompt is never read as an option, even if it starts with "-".
   argv.push("--", args.prompt);
   return argv;
-}
-
-/** What Claude gets on top of `base` (this process's environment, when inherited). */
-function claudeEnv(
-  settings: ResolvedClaudeSettings,
-  base: Record<string, string | undefined>,
-): Record<string, string> {
-  const env: Record<string, string> = { ...settings.env };
-  if (base.CLAUDE_CODE_MAX_RETRIES === undefined && env.CLAUDE_CODE_MAX_RETRIES === undefined) {
-    env.CLAUDE_CODE_MAX_RETRIES = String(settings.maxRetries);
-  }
-  return env;
 }
 
 function judge(
@@ -118,12 +108,28 @@ function judge(
 export async function runSession(options: RunSessionOptions): Promise<Session> {
   const { store, settings } = options;
   const session = await store.getSession(options.sessionId);
-  const base = settings.inheritEnv ? process.env : {};
-  const env = claudeEnv(settings, base);
-  const fullEnv = { ...base, ...env };
-  const secrets = secretValues(fullEnv);
-  const configDir = claudeConfigDir(fullEnv);
   const cwd = await fs.realpath(options.cwd);
+  const agent = await prepareAgentRun({
+    settings,
+    executable: options.executable,
+    cwd,
+    storeDir: store.dir,
+  });
+  try {
+    return await runPrepared(options, session, cwd, agent);
+  } finally {
+    await agent.close();
+  }
+}
+
+async function runPrepared(
+  options: RunSessionOptions,
+  session: Session,
+  cwd: string,
+  agent: AgentRun,
+): Promise<Session> {
+  const { store, settings } = options;
+  const { secrets, configDir } = agent;
   const started = Date.now();
   let turns = 0;
   let costUsd: number | null = null;
@@ -143,9 +149,16 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
     emit("note", message);
   };
 
+  for (const message of agent.notes) await note(message);
   let prompt = options.prompt;
   let resume: { claudeSessionId: string; fork: boolean } | undefined;
-  if (options.mode !== "fresh" && options.resumeFrom) {
+  if (options.resumeFrom && !isClaudeSessionId(options.resumeFrom)) {
+    // From a store that may have travelled through a cache: never a path or an argument.
+    await note(
+      `The recorded Claude session id ${JSON.stringify(options.resumeFrom.slice(0, 80))} is not a UUID; starting a fresh conversation instead of ${options.mode}.`,
+    );
+    prompt = options.freshPrompt?.() ?? prompt;
+  } else if (options.mode !== "fresh" && options.resumeFrom) {
     const found = await restoreTranscript({
       storeDir: store.dir,
       configDir,
@@ -179,11 +192,10 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
     }
   };
   const run = await runClaudeProcess({
-    executable: options.executable,
-    args: buildClaudeArgs({ settings, prompt, resume }),
+    executable: agent.command,
+    args: agent.args(buildClaudeArgs({ settings, prompt, resume })),
     cwd,
-    env,
-    extendEnv: settings.inheritEnv,
+    env: agent.env,
     timeoutMs: settings.timeoutMs,
     killGraceMs: settings.killGraceMs,
     signal: options.signal,
@@ -209,6 +221,12 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
       );
   }
 
+  const reverted = await agent.revertProtected();
+  if (reverted.length > 0)
+    await note(
+      `Reverted the agent's changes to protected paths (instructions and configuration come from the trusted base): ${reverted.join(", ")}`,
+    );
+
   const { outcome, error } = judge(run, settings);
   const r = run.result;
   const result: AgentResultInput = {
@@ -232,7 +250,12 @@ export async function runSession(options: RunSessionOptions): Promise<Session> {
     pid: run.pid,
   };
   if (error === null) {
-    const sha = await options.commit?.();
+    const committed = await options.commit?.();
+    const sha = committed?.sha;
+    if (committed?.leftOut.length)
+      await note(
+        `Left out of the commit (protected paths; allow them by name with allowProtectedPaths): ${committed.leftOut.join(", ")}`,
+      );
     if (sha) emit("note", `committed ${sha.slice(0, 12)}`);
     return store.complete(session.id, { ...result, commit: sha ?? null });
   }

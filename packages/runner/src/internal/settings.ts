@@ -1,3 +1,4 @@
+import path from "node:path";
 import { parseInput } from "@miyabi/core";
 import { z } from "zod";
 
@@ -9,10 +10,35 @@ export type HandoffMode = z.infer<typeof HandoffModeSchema>;
 export const ClaudeSettingsSchema = z.object({
   /** Path or name of the `claude` executable; default: `claude` on PATH. */
   executable: z.string().min(1).optional(),
-  /** Variables for the Claude process (API key, base URL, HOME...). */
+  /**
+   * Variables the caller hands to the agent on purpose, on top of the allow-list (see
+   * agentEnv). An API key or base URL here is taken as `credential` / `upstreamUrl`: the
+   * agent never gets them. HOME, CLAUDE_CONFIG_DIR and TMPDIR are always the run's own.
+   */
   env: z.record(z.string(), z.string()).default({}),
-  /** Start from this process's environment plus `env` (true) or from `env` only (false). */
-  inheritEnv: z.boolean().default(true),
+  /**
+   * Held by the runner's loopback proxy; the agent gets a per-run stand-in. Default: from
+   * `env`, else this process's ANTHROPIC_API_KEY / CLAUDE_CODE_OAUTH_TOKEN.
+   */
+  credential: z
+    .object({
+      name: z.enum(["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]),
+      value: z.string().min(1),
+    })
+    .optional(),
+  /** Where the proxy sends the agent's API calls; default ANTHROPIC_BASE_URL, else the API. */
+  upstreamUrl: z.url().optional(),
+  /**
+   * `auto`: jail the agent with bubblewrap when usable, else run it unjailed and say so;
+   * `required`: refuse to run without the jail; `off`: never jail (a conscious widening).
+   */
+  sandbox: z.enum(["auto", "required", "off"]).default("auto"),
+  /** Absolute paths the agent must not see (the store, say); the real HOME always is. */
+  hiddenPaths: z
+    .array(z.string().refine((p) => path.isAbsolute(p), "hidden paths must be absolute"))
+    .default([]),
+  /** Protected paths (PROTECTED_PATHS) the workflow lets agents change and commit, by name. */
+  allowProtectedPaths: z.array(z.string()).default([]),
   model: z.string().min(1).optional(),
   extraArgs: z.array(z.string()).default([]),
   maxTurns: z.number().int().positive().optional(),

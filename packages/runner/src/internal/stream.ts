@@ -83,20 +83,66 @@ export function parseStreamLine(line: string): StreamEvent[] | null {
   return [{ kind: "other", type: typeof type === "string" ? type : "unknown" }];
 }
 
-/** Split a byte stream into lines, keeping a partial last line until more arrives. */
+/** Lines longer than this are skipped: the CLI never needs one, and memory is bounded. */
+export const MAX_LINE_LENGTH = 16 * 1024 * 1024;
+
+/**
+ * Split a text stream into lines, keeping a partial last line until more arrives. Linear in
+ * the input: a partial line is kept as a list of pieces and joined once, when it ends. A line
+ * longer than `maxLength` is dropped as it streams (only its length is kept) and reported
+ * through `onSkip` when it ends.
+ */
 export class LineSplitter {
-  #rest = "";
+  readonly #maxLength: number;
+  readonly #onSkip: (length: number) => void;
+  #pieces: string[] = [];
+  #length = 0;
+  #skipping = false;
+
+  constructor(options: { maxLength?: number; onSkip?: (length: number) => void } = {}) {
+    this.#maxLength = options.maxLength ?? MAX_LINE_LENGTH;
+    this.#onSkip = options.onSkip ?? (() => {});
+  }
 
   push(chunk: string): string[] {
-    const text = this.#rest + chunk;
-    const lines = text.split("\n");
-    this.#rest = lines.pop() ?? "";
-    return lines.filter((l) => l.length > 0);
+    const lines: string[] = [];
+    let start = 0;
+    for (;;) {
+      const end = chunk.indexOf("\n", start);
+      if (end === -1) break;
+      this.#add(chunk.slice(start, end));
+      const line = this.#take();
+      if (line) lines.push(line);
+      start = end + 1;
+    }
+    if (start < chunk.length) this.#add(chunk.slice(start));
+    return lines;
   }
 
   flush(): string[] {
-    const rest = this.#rest;
-    this.#rest = "";
-    return rest.length > 0 ? [rest] : [];
+    const line = this.#take();
+    return line ? [line] : [];
+  }
+
+  #add(piece: string): void {
+    this.#length += piece.length;
+    if (this.#skipping) return;
+    if (this.#length > this.#maxLength) {
+      this.#skipping = true;
+      this.#pieces = [];
+      return;
+    }
+    if (piece) this.#pieces.push(piece);
+  }
+
+  #take(): string | null {
+    const length = this.#length;
+    const skipped = this.#skipping;
+    const line = skipped ? "" : this.#pieces.join("");
+    this.#pieces = [];
+    this.#length = 0;
+    this.#skipping = false;
+    if (skipped) this.#onSkip(length);
+    return line.length > 0 ? line : null;
   }
 }

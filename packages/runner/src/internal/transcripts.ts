@@ -1,12 +1,11 @@
 import fs from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { isSessionId } from "@miyabi/core";
 import { redact } from "./secrets.js";
 
-/** Claude keeps its config (and transcripts) in CLAUDE_CONFIG_DIR, else ~/.claude. */
-export function claudeConfigDir(env: Record<string, string | undefined>): string {
-  return env.CLAUDE_CONFIG_DIR ?? path.join(env.HOME ?? os.homedir(), ".claude");
+/** Claude session ids are UUIDs; anything else read from a store is refused before use. */
+export function isClaudeSessionId(id: string): boolean {
+  return isSessionId(id);
 }
 
 /**
@@ -33,7 +32,7 @@ export function claudeTranscriptPath(
 /** Where the store keeps a copy of a Claude transcript so another machine can resume it. */
 export function storedTranscriptPath(storeDir: string, claudeSessionId: string): string | null {
   // The id comes from the CLI's output; it must not be able to name another path.
-  return isSessionId(claudeSessionId)
+  return isClaudeSessionId(claudeSessionId)
     ? path.join(storeDir, "transcripts", `${claudeSessionId}.jsonl`)
     : null;
 }
@@ -87,6 +86,7 @@ export async function restoreTranscript(args: {
   cwd: string;
   claudeSessionId: string;
 }): Promise<boolean> {
+  if (!isClaudeSessionId(args.claudeSessionId)) return false;
   const live = claudeTranscriptPath(args.configDir, args.cwd, args.claudeSessionId);
   try {
     await fs.access(live);

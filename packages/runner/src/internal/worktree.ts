@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Session } from "@miyabi/core";
 import { WorktreeError } from "./errors.js";
 import { git, tryGit } from "./git.js";
+import { stageUnprotected } from "./protected.js";
 
 /** Why an issue worktree could not be used; the message says what to do about it. */
 export type WorktreeProblem =
@@ -498,6 +499,15 @@ export interface CommitPhaseOptions {
    * did, and a hook that fails or rewrites files would lose or alter that record.
    */
   verify?: boolean;
+  /** Protected paths (PROTECTED_PATHS) to commit all the same, by name. */
+  allowProtectedPaths?: readonly string[];
+}
+
+export interface CommitResult {
+  /** The new commit, or null when nothing (else) changed. */
+  sha: string | null;
+  /** Changed protected paths that were not committed. */
+  leftOut: string[];
 }
 
 /**
@@ -532,9 +542,10 @@ export function phaseCommitMessage(session: Session): string {
 
 /**
  * Commit everything that changed in a worktree (new, modified and deleted files) as one
- * commit. Returns its sha, or null when nothing changed: no empty commits.
+ * commit, except protected paths (PROTECTED_PATHS) not allowed by name. Returns its sha, or
+ * null when nothing changed (no empty commits), and the protected paths it left out.
  */
-export async function commitPhase(options: CommitPhaseOptions): Promise<string | null> {
+export async function commitPhase(options: CommitPhaseOptions): Promise<CommitResult> {
   const wanted = path.resolve(options.worktree);
   if (!options.message.trim()) {
     throw new IssueWorktreeError("invalid", "A phase commit needs a non-empty message.");
@@ -561,9 +572,9 @@ export async function commitPhase(options: CommitPhaseOptions): Promise<string |
       { path: dir },
     );
   }
-  await git(["add", "--all"], { cwd: dir });
+  const leftOut = await stageUnprotected(dir, options.allowProtectedPaths ?? []);
   const staged = await tryGit(["diff", "--cached", "--quiet"], { cwd: dir });
-  if (staged.exitCode === 0) return null;
+  if (staged.exitCode === 0) return { sha: null, leftOut };
   if (staged.exitCode !== 1) {
     throw new WorktreeError(`git diff --cached failed in ${dir}: ${staged.stderr.trim()}`);
   }
@@ -571,7 +582,7 @@ export async function commitPhase(options: CommitPhaseOptions): Promise<string |
   const args = ["commit", "--quiet", `--message=${options.message}`];
   if (!options.verify) args.push("--no-verify");
   await git(args, { cwd: dir, env });
-  return git(["rev-parse", "HEAD"], { cwd: dir });
+  return { sha: await git(["rev-parse", "HEAD"], { cwd: dir }), leftOut };
 }
 
 export interface IssueWorktreeInfo {
