@@ -147,7 +147,7 @@ describe("miyabi-sessions commands that run Claude", () => {
     );
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^analyse: AnalystAgent Completed/m);
-    expect(r.out).toMatch(/^build: CodeGenAgent Failed .*Claude reported an error/m);
+    expect(r.out).toMatch(/^build: CodeGenAgent Failed .*The Claude API failed: API Error: 500/m);
     const stats = JSON.parse((await cli("--json", "stats")).out);
     expect(stats).toMatchObject({ total: 2, handedOff: 1, failed: 1 });
 

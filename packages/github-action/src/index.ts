@@ -2,7 +2,6 @@ export { splitArgs } from "./internal/args.js";
 export {
   type Credential,
   claudeCacheKey,
-  claudeEnv,
   type InstallClaudeOptions,
   installClaude,
 } from "./internal/claude.js";
@@ -15,6 +14,7 @@ export {
   ClaudeInstallError,
   MissingCacheKeyError,
   MissingCredentialError,
+  PartialPhaseError,
   PhaseFailedError,
   ProtectedPatchError,
   PullRequestError,
@@ -57,7 +57,7 @@ export type {
   SaveResult,
   Summary,
 } from "./internal/ports.js";
-export { isProtectedPath, patchPaths } from "./internal/protected-paths.js";
+export { patchPaths, refusedPath } from "./internal/protected-paths.js";
 export { pullRequestBody, upsertPullRequest } from "./internal/pull-request.js";
 export {
   commentMarker,

@@ -6,7 +6,6 @@ import {
   type Cache,
   ClaudeInstallError,
   claudeCacheKey,
-  claudeEnv,
   type InstallClaudeOptions,
   installClaude,
 } from "../src/index.js";
@@ -70,35 +69,6 @@ async function rig(like?: Rig): Promise<Rig> {
 
 const NPM_RUN = (r: Pick<Rig, "prefix" | "npmCache">, version = VERSION) =>
   `install --prefix ${r.prefix} --cache ${r.npmCache} --prefer-online --no-audit --no-fund @anthropic-ai/claude-code@${version}`;
-
-describe("claudeEnv", () => {
-  it("withholds the runner's credentials and raw inputs, and adds the one credential", () => {
-    const env = claudeEnv(
-      {
-        PATH: "/usr/bin",
-        HOME: "/home/runner",
-        GITHUB_WORKSPACE: "/w",
-        "INPUT_ANTHROPIC-API-KEY": "sk-in",
-        "INPUT_GITHUB-TOKEN": "ghs",
-        ACTIONS_RUNTIME_TOKEN: "rt",
-        ACTIONS_ID_TOKEN_REQUEST_TOKEN: "oidc",
-        ACTIONS_RESULTS_URL: "https://results",
-        GITHUB_TOKEN: "ghs",
-        ANTHROPIC_API_KEY: "ambient",
-        ANTHROPIC_AUTH_TOKEN: "ambient",
-        CLAUDE_CODE_OAUTH_TOKEN: "ambient",
-        UNSET: undefined,
-      },
-      { name: "CLAUDE_CODE_OAUTH_TOKEN", value: "oauth" },
-    );
-    expect(env).toEqual({
-      PATH: "/usr/bin",
-      HOME: "/home/runner",
-      GITHUB_WORKSPACE: "/w",
-      CLAUDE_CODE_OAUTH_TOKEN: "oauth",
-    });
-  });
-});
 
 describe("installClaude", () => {
   it("keys the cache by exact version, platform and architecture", () => {

@@ -11,8 +11,8 @@ import type { Session } from "@miyabi/core";
 import {
   commitPhase,
   createRedactor,
+  issueStanding,
   loadPipeline,
-  nextStep,
   type RunPhaseOptions,
 } from "@miyabi/runner";
 import {
@@ -204,12 +204,14 @@ export function fakeRunner(behaviour: () => Behaviour = () => "complete") {
   const calls: RunPhaseOptions[] = [];
   const runner: Runner = {
     loadPipeline,
-    nextStep,
+    issueStanding,
     async runPhase(options) {
       calls.push(options);
       const { store, issue, pipeline } = options;
       const head = await store.issueHead(issue.number);
-      const step = pipeline.steps.find((s) => s.id === options.step) ?? nextStep(pipeline, head);
+      const step =
+        pipeline.steps.find((s) => s.id === options.step) ??
+        (await issueStanding({ store, pipeline, issueNumber: issue.number })).next;
       if (!step) throw new Error("pipeline done");
       const how = behaviour();
       if (how === "throw") throw new Error("runner exploded");

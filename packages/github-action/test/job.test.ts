@@ -53,6 +53,8 @@ async function chain(phases: string[]): Promise<PhaseOutputs[]> {
   return outputs;
 }
 
+const s0 = (outcome: { sessions: { id: string }[] }) => outcome.sessions[0]?.id ?? "";
+
 async function filesUnder(dir: string): Promise<string> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   const texts = await Promise.all(
@@ -332,19 +334,22 @@ describe("a phase that runs", () => {
     expect(j.log.lines[start + 2]).toBe("endgroup");
   });
 
-  it("gives the key to Claude only as ANTHROPIC_API_KEY, never to the store or reports", async () => {
+  it("gives the key to the runner's credential proxy only, never to the store or reports", async () => {
     const { runner, calls } = fakeRunner();
     const j = await job(w, {}, { runner });
     await run(j);
     expect(calls[0]?.claude).toMatchObject({
       executable: "/opt/claude/bin/claude",
-      env: { PATH: "/nonexistent", HOME: "/home/x", ANTHROPIC_API_KEY: "sk-ant-unit-secret-key" },
+      credential: { name: "ANTHROPIC_API_KEY", value: "sk-ant-unit-secret-key" },
+      sandbox: "required",
+      allowProtectedPaths: [],
     });
-    expect(Object.keys(calls[0]?.claude.env ?? {}).sort()).toEqual([
-      "ANTHROPIC_API_KEY",
-      "HOME",
-      "PATH",
-    ]);
+    // Nothing of this process's environment is handed on: the runner builds the agent's.
+    expect(calls[0]?.claude.env).toBeUndefined();
+    const hidden = calls[0]?.claude.hiddenPaths ?? [];
+    expect(hidden).toContain(j.options.tempDir);
+    expect(hidden.some((p) => w.workspace.startsWith(p))).toBe(false);
+    expect(calls[0]?.trustedDir).toMatch(/trusted$/);
     expect(JSON.stringify(calls[0]?.issue)).not.toContain("sk-ant");
     const everything = [
       await filesUnder(path.join(w.workspace, ".ai/sessions")),
@@ -356,7 +361,47 @@ describe("a phase that runs", () => {
     expect(everything).not.toContain("sk-ant-unit-secret-key");
   });
 
-  it("passes the OAuth token as CLAUDE_CODE_OAUTH_TOKEN and the Claude options through", async () => {
+  it("redacts every exit: a secret in the agent's answer leaves the job as ***", async () => {
+    const { runner } = fakeRunner();
+    const leaky: typeof runner = {
+      ...runner,
+      runPhase: async (options) => {
+        const outcome = await runner.runPhase(options);
+        const encoded = Buffer.from("ghs_token runtime-token-secret").toString("base64");
+        const summary = `env: ghs_token runtime-token-secret ${encoded} sk-ant-unit-secret-key`;
+        options.onProgress?.({
+          sessionId: s0(outcome),
+          agent: "CodeGenAgent",
+          phase: "CodeGeneration",
+          kind: "text",
+          message: summary,
+          turns: 1,
+          costUsd: null,
+          elapsedMs: 1,
+        });
+        // What the agent answered, as the outputs and the report carry it.
+        const sessions = outcome.sessions.map((s) =>
+          s.result ? { ...s, result: { ...s.result, summary } } : s,
+        );
+        return { ...outcome, sessions };
+      },
+    };
+    const j = await job(w, {}, { runner: leaky });
+    await run(j).catch(() => undefined);
+    const everything = [
+      ...w.summaries,
+      ...w.github.comments.map((c) => c.body),
+      ...j.log.lines,
+      JSON.stringify(j.outputs),
+    ].join("\n");
+    expect(j.outputs?.summary).toContain("***");
+    for (const secret of ["ghs_token", "runtime-token-secret", "sk-ant-unit-secret-key"]) {
+      expect(everything).not.toContain(secret);
+      expect(everything).not.toContain(Buffer.from(secret).toString("base64").slice(0, 12));
+    }
+  });
+
+  it("passes the OAuth token as the credential and the Claude options through", async () => {
     const { runner, calls } = fakeRunner();
     const j = await job(
       w,
@@ -368,19 +413,23 @@ describe("a phase that runs", () => {
         "max-turns": "7",
         "timeout-minutes": "1.5",
         "handoff-mode": "fork",
+        sandbox: "off",
       },
       { runner },
     );
     await run(j);
     expect(calls[0]?.claude).toMatchObject({
-      env: { CLAUDE_CODE_OAUTH_TOKEN: "oauth-value" },
+      credential: { name: "CLAUDE_CODE_OAUTH_TOKEN", value: "oauth-value" },
       model: "claude-opus-4-1",
       extraArgs: ["--append-system-prompt", "be brief", "--add-dir", "/tmp/a b"],
       maxTurns: 7,
       timeoutMs: 90_000,
       mode: "fork",
+      sandbox: "off",
     });
-    expect(calls[0]?.claude.env).not.toHaveProperty("ANTHROPIC_API_KEY");
+    // A conscious widening, flagged where people look.
+    expect(w.summaries[0]).toContain("> [!WARNING]\n> sandbox off");
+    expect(w.github.comments[0]?.body).toContain("sandbox off");
   });
 
   it("installs Claude only when no path is given and none is on PATH", async () => {

@@ -1,15 +1,16 @@
 export {
   ClaudeNotFoundError,
+  HandoffError,
   PipelineConfigError,
   SandboxUnavailableError,
   WorktreeError,
 } from "./internal/errors.js";
 export { findOnPath, resolveClaude } from "./internal/executable.js";
 export { type GitOptions, type GitResult, git, tryGit } from "./internal/git.js";
+export { type HandoffRunOptions, handoffAndRun } from "./internal/handoff.js";
 export {
   type PhaseOutcome,
-  PipelineStateError,
-  type RunPhaseOptions,
+  type PipelineRun,
   type RunPipelineOptions,
   runPhase,
   runPipeline,
@@ -18,7 +19,7 @@ export {
   DEFAULT_PIPELINE,
   findStep,
   loadPipeline,
-  nextStep,
+  type PipelineDefaults,
   type PipelineDefinition,
   type PipelineInput,
   PipelineSchema,
@@ -26,6 +27,17 @@ export {
   stepOf,
   TEST_COMMANDS,
 } from "./internal/pipeline.js";
+export {
+  type IssueStanding,
+  issueStanding,
+  type PhasePlan,
+  type PhaseStart,
+  type PipelineDone,
+  PipelineStateError,
+  type PlannedAgent,
+  planPhase,
+  type RunPhaseOptions,
+} from "./internal/plan.js";
 export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
 export { isProtectedPath, PROTECTED_PATHS } from "./internal/protected.js";
 export { probeSandbox, type SandboxProbe } from "./internal/sandbox.js";
@@ -55,7 +67,6 @@ export { parseStreamLine, type ResultLine, type StreamEvent } from "./internal/s
 export {
   claudeProjectDirName,
   claudeTranscriptPath,
-  storedTranscriptPath,
 } from "./internal/transcripts.js";
 export { widenings } from "./internal/widenings.js";
 export {
@@ -75,5 +86,6 @@ export {
   pruneWorktrees,
   type RemoveIssueWorktreeOptions,
   removeIssueWorktree,
+  sessionCommitter,
   type WorktreeProblem,
 } from "./internal/worktree.js";

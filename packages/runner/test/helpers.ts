@@ -75,3 +75,27 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** The text of the last user message of a request: the prompt of a new run. */
+export function lastUserText(body: unknown): string {
+  const user = messagesOf(body).filter((m) => m.role === "user");
+  return JSON.stringify(user.at(-1)?.content ?? "");
+}
+
+/** git with the developer's own configuration kept out (identity, signing, hooks). */
+export async function sh(cwd: string, ...args: string[]): Promise<string> {
+  const { execa } = await import("execa");
+  const env = { GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", LC_ALL: "C" };
+  return (await execa("git", args, { cwd, env })).stdout;
+}
+
+/** Make `dir` a repository on `main` with one commit and a local identity. */
+export async function initRepo(dir: string): Promise<void> {
+  await sh(dir, "init", "--quiet", "--initial-branch=main");
+  await sh(dir, "config", "user.name", "Test");
+  await sh(dir, "config", "user.email", "test@example.com");
+  await sh(dir, "config", "commit.gpgsign", "false");
+  await fs.writeFile(path.join(dir, "README.md"), "repo\n");
+  await sh(dir, "add", "README.md");
+  await sh(dir, "commit", "--quiet", "--message=initial");
+}

@@ -4,17 +4,17 @@ import { InvalidInputError, type Phase, type Session, SessionStore } from "@miya
 import {
   abortOnProcessSignals,
   type ClaudeSettings,
-  commitPhase,
   ensureIssueWorktree,
   HANDOFF_MODES,
   type HandoffMode,
+  handoffAndRun,
   loadPipeline,
-  phaseCommitMessage,
   renderPrompt,
   resolveClaude,
   resolveSettings,
   runPipeline,
   runSession,
+  sessionCommitter,
 } from "@miyabi/runner";
 import { type Command, Option } from "commander";
 import { type CommandContext, intArg, phaseOption, withStore } from "./context.js";
@@ -103,6 +103,7 @@ export async function runRecorded(
   });
   const interrupt = abortOnProcessSignals();
   const cwd = args.cwd ?? session.context.worktreePath ?? process.cwd();
+  const commitSession = sessionCommitter(cwd);
   try {
     return await runSession({
       store,
@@ -116,9 +117,7 @@ export async function runRecorded(
       resumeFrom: args.resumeFrom,
       onProgress: printer.onProgress,
       signal: interrupt.signal,
-      commit: args.commit
-        ? () => commitPhase({ worktree: cwd, message: phaseCommitMessage(session) })
-        : undefined,
+      commit: args.commit ? (wip) => commitSession(session, wip) : undefined,
     });
   } finally {
     interrupt.dispose();
@@ -261,7 +260,7 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
         tty: process.stderr.isTTY === true,
       });
       const interrupt = abortOnProcessSignals();
-      const outcomes = await withStore(ctx, true, async (store) => {
+      const { outcomes, done } = await withStore(ctx, true, async (store) => {
         try {
           return await runPipeline({
             store,
@@ -282,12 +281,14 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
         }
       });
       ctx.print(outcomes, () =>
-        outcomes
-          .map(
-            (out) =>
-              `${out.step.id}: ${out.sessions.map((s) => outcomeLine(s, ctx.io.color)).join("; ")}`,
-          )
-          .join("\n"),
+        outcomes.length === 0 && done
+          ? `Issue #${o.issue}: every step of pipeline ${pipeline.name} has run; nothing to do (name a step with --from to run it again).`
+          : outcomes
+              .map(
+                (out) =>
+                  `${out.step.id}: ${out.sessions.map((s) => outcomeLine(s, ctx.io.color)).join("; ")}`,
+              )
+              .join("\n"),
       );
       if (outcomes.some((out) => out.status === "failed")) ctx.exitCode = 1;
     },
@@ -300,18 +301,42 @@ export const handoffModeOption = () =>
     "with --run: fresh conversation, resume the parent's, or fork it",
   ).choices(HANDOFF_MODES);
 
-/** `handoff --run`: run Claude for the new session, continuing from the parent as asked. */
+/**
+ * `handoff --run`: hand off and run Claude for the new session, continuing from the parent as
+ * asked. Nothing is recorded when the run cannot start (missing CLI, directory or conversation).
+ */
 export async function runHandoff(
   store: SessionStore,
-  args: { parentId: string; childId: string; mode: HandoffMode; flags: ClaudeFlags },
+  args: {
+    parentId: string;
+    toAgent: string;
+    purpose?: string;
+    phase?: Phase;
+    mode: HandoffMode;
+    flags: ClaudeFlags;
+  },
 ): Promise<Session> {
-  const parent = await store.getSession(args.parentId);
-  return runRecorded(store, {
-    session: await store.getSession(args.childId),
-    flags: args.flags,
-    mode: args.mode,
-    resumeFrom: parent.result?.claudeSessionId ?? null,
+  const printer = progressPrinter({
+    write: (t) => process.stderr.write(t),
+    tty: process.stderr.isTTY === true,
   });
+  const interrupt = abortOnProcessSignals();
+  try {
+    return await handoffAndRun({
+      store,
+      from: args.parentId,
+      toAgent: args.toAgent,
+      purpose: args.purpose,
+      phase: args.phase,
+      mode: args.mode,
+      claude: claudeSettings(args.flags),
+      onProgress: printer.onProgress,
+      signal: interrupt.signal,
+    });
+  } finally {
+    interrupt.dispose();
+    printer.done();
+  }
 }
 
 /** `logs --follow`: print the log as it grows until the session is no longer Active. */

@@ -167,7 +167,7 @@ export function demoCommand(program: Command, ctx: CommandContext): void {
         const wt = await ensureIssueWorktree({ repoDir: repo, issueNumber: ISSUE.number });
         workdir = wt.path;
         out(`Worktree ${wt.relativePath} on branch ${wt.branch}\n`);
-        const outcomes = await runPipeline({
+        const { outcomes } = await runPipeline({
           store,
           issue: ISSUE,
           pipeline: DEFAULT_PIPELINE,

@@ -88,15 +88,23 @@ function recordCommands(program: Command, ctx: CommandContext): void {
       },
     ) => {
       const child = await withStore(ctx, false, async (store) => {
-        const childId = await store.handoff(id, {
+        if (!o.run) {
+          return store.handoff(id, {
+            toAgent: o.to,
+            purpose: o.purpose,
+            context: o.phase ? { currentPhase: o.phase } : {},
+          });
+        }
+        const ran = await runHandoff(store, {
+          parentId: id,
           toAgent: o.to,
           purpose: o.purpose,
-          context: o.phase ? { currentPhase: o.phase } : {},
+          phase: o.phase,
+          mode: o.mode,
+          flags: o,
         });
-        if (!o.run) return childId;
-        const ran = await runHandoff(store, { parentId: id, childId, mode: o.mode, flags: o });
         if (ran.status !== "Completed") ctx.exitCode = 1;
-        return childId;
+        return ran.id;
       });
       ctx.io.out(child);
     },

@@ -14,21 +14,6 @@ export interface Credential {
   value: string;
 }
 
-// The runner's own credentials: the agent executes tools that issue text can steer, so the
-// cache token, OIDC request token, GitHub token and raw inputs (secrets included) stay here.
-const WITHHELD =
-  /^(?:INPUT_|ACTIONS_)|^(?:GITHUB_TOKEN|ANTHROPIC_API_KEY|ANTHROPIC_AUTH_TOKEN|CLAUDE_CODE_OAUTH_TOKEN)$/;
-
-/** The environment for the Claude process: this process's, less credentials, plus `credential`. */
-export function claudeEnv(base: Env, credential: Credential): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(base)) {
-    if (value !== undefined && !WITHHELD.test(name)) env[name] = value;
-  }
-  env[credential.name] = credential.value;
-  return env;
-}
-
 export interface InstallClaudeOptions {
   /** An exact release (the inputs schema checked it): it names the directory and the key. */
   version: string;

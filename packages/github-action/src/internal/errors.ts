@@ -93,6 +93,19 @@ export class PhaseFailedError extends MiyabiError {
   }
 }
 
+/** The agents finished, but some of their tool calls were denied: the pipeline stops here. */
+export class PartialPhaseError extends MiyabiError {
+  readonly step: string;
+
+  constructor(step: string, denied: string) {
+    super(
+      "PHASE_PARTIAL",
+      `Phase ${step} finished, but tool calls were denied (${denied}), so the pipeline stopped here. Its commits were kept. Look at what the agents tried in the job log; if the calls were legitimate, widen the step's allowedTools, then re-run this job or start the next phase.`,
+    );
+    this.step = step;
+  }
+}
+
 export class ClaudeInstallError extends MiyabiError {
   constructor(version: string, detail: string, options?: { cause?: unknown }) {
     super(

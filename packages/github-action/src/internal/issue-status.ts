@@ -12,6 +12,7 @@ import { commentMarker } from "./report.js";
 
 export const DONE_LABEL = "miyabi:done";
 export const FAILED_LABEL = "miyabi:failed";
+export const PARTIAL_LABEL = "miyabi:partial";
 const NEEDS_ISSUES_WRITE = "(the github-token needs issues: write)";
 
 export const stateLabel = (step: PipelineStep) => `miyabi:${step.id}`;
@@ -50,7 +51,12 @@ export class IssueStatus {
   /** Remove the issue's other state labels of this pipeline and add `target`. */
   async setLabel(pipeline: PipelineDefinition, target: string): Promise<void> {
     const { github, log, issueNumber } = this.#o;
-    const states = new Set([...pipeline.steps.map(stateLabel), DONE_LABEL, FAILED_LABEL]);
+    const states = new Set([
+      ...pipeline.steps.map(stateLabel),
+      DONE_LABEL,
+      FAILED_LABEL,
+      PARTIAL_LABEL,
+    ]);
     await bestEffort(log, `set the label ${target} ${NEEDS_ISSUES_WRITE}`, async () => {
       for (const label of [...this.#labels]) {
         if (label === target || !states.has(label)) continue;

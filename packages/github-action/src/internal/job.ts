@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { type Session, SessionStore } from "@miyabi/core";
 import {
+  type ClaudeSettings,
   findOnPath,
   findStep,
   type IssueData,
@@ -11,22 +12,30 @@ import {
   type PipelineStep,
   type ProgressEvent,
   type Redactor,
+  widenings,
 } from "@miyabi/runner";
-import { type Credential, claudeEnv, type Env } from "./claude.js";
+import type { Credential, Env } from "./claude.js";
 import { gitAuthEnv, removeCheckoutCredentials } from "./credentials.js";
 import {
   ActionInputError,
   MissingCredentialError,
   messageOf,
+  PartialPhaseError,
   PhaseFailedError,
   SenderNotAllowedError,
   UnknownPhaseError,
 } from "./errors.js";
 import { redactExits } from "./exits.js";
 import type { ActionInputs } from "./inputs.js";
-import { DONE_LABEL, FAILED_LABEL, IssueStatus, stateLabel } from "./issue-status.js";
+import {
+  DONE_LABEL,
+  FAILED_LABEL,
+  IssueStatus,
+  PARTIAL_LABEL,
+  stateLabel,
+} from "./issue-status.js";
 import { EMPTY_OUTPUTS, goesOn, type PhaseOutputs, phaseOutputs } from "./outputs.js";
-import { type Published, prepareWork, publishWork, type Work } from "./phase-work.js";
+import { type Published, prepareWork, publishWork, snapshotTrusted } from "./phase-work.js";
 import type { Cache, GitHubApi, Logger, Runner, Summary } from "./ports.js";
 import { formatCost, formatDuration, type JobStatus, renderReport } from "./report.js";
 import { type RunIdentity, restoreStore, type StorePlaces, saveStore } from "./store-cache.js";
@@ -184,7 +193,8 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
       ? pipeline.steps.at(-1)
       : requireStep(pipeline, inputs.pullRequestPhase);
   const { labels, ...fetched } = await o.github.getIssue(issueNumber);
-  const issue: IssueData = o.event.issue
+  // The event's text, as it was when the label was added; the store keeps the first capture.
+  const eventIssue: IssueData = o.event.issue
     ? { number: issueNumber, ...o.event.issue, url: o.event.issue.url ?? fetched.url }
     : fetched;
   const status = new IssueStatus(
@@ -205,9 +215,12 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
     const restored = await log.group("Restoring sessions", () =>
       restoreStore({ ...o, places, issueNumber, laterPhase }),
     );
+    // Instructions come from the default branch as checked out, before the work branch.
+    const trustedDir = await snapshotTrusted(o.workspace, path.join(root, "trusted"));
     const store = await SessionStore.open({ dir: places.storeDir });
     let ran: Ran | undefined;
-    let work: Work | undefined;
+    let issue = eventIssue;
+    let published: Published = {};
     let closeError: unknown;
     try {
       for (const dir of restored.parts) {
@@ -216,14 +229,17 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
           `Merged a parallel job's store: ${merged.added.length} sessions added, ${merged.updated.length} updated, ${merged.conflicts.length} conflicts.`,
         );
       }
-      const step = requested ?? o.runner.nextStep(pipeline, await store.issueHead(issueNumber));
+      const step =
+        requested ?? (await o.runner.issueStanding({ store, pipeline, issueNumber })).next;
       if (step) {
+        const captured = await store.captureIssue(eventIssue);
+        issue = { ...captured, url: captured.url ?? eventIssue.url };
         const executable = await findClaude(o);
-        work = await log.group(`Work branch ${issueBranchName(issueNumber)}`, () =>
+        const work = await log.group(`Work branch ${issueBranchName(issueNumber)}`, () =>
           prepareWork({
             ...o,
             store,
-            storeDir: places.storeDir,
+            scratch: path.join(root, "patches"),
             issueNumber,
             push: inputs.push,
             final: step === pullRequestStep,
@@ -233,39 +249,51 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
           }),
         );
         await status.setLabel(pipeline, stateLabel(step));
-        ran = await runStep(o, { store, step, pipeline, issue, executable, credential });
+        ran = await runStep(o, {
+          store,
+          step,
+          pipeline,
+          issue,
+          executable,
+          credential,
+          trustedDir,
+          // The agent sees neither RUNNER_TEMP (the store, the runner's files) nor the job's
+          // command files, wherever the runner keeps them.
+          hiddenPaths: hiddenPaths(o, root),
+        });
+        const phase = ran;
+        published = await log.group("Publishing the work", () =>
+          publishWork({
+            ...o,
+            ...phase,
+            work,
+            // A failed phase's work-in-progress commits travel too; only its pull request waits.
+            openPullRequest: goesOn(phase.status),
+            issue,
+            defaultBranch: o.event.defaultBranch,
+          }),
+        );
       } else {
         log.notice(`Skipped: every phase of "${pipeline.name}" has run for issue #${issueNumber}.`);
       }
     } finally {
-      // A failing close must not skip the push, the save and the report of a phase that ran.
+      // A failing close must not skip the save and the report of a phase that ran.
       closeError = await store.close().then(
         () => undefined,
         (error: unknown) => error,
       );
     }
-    if (!ran || !work) {
+    if (!ran) {
       if (closeError !== undefined) throw closeError;
       const outputs = { ...EMPTY_OUTPUTS, "cache-key": restored.key ?? "" };
       o.setOutputs(outputs);
       return outputs;
     }
     const phase = ran;
-    const published = await log.group("Publishing the work", () =>
-      publishWork({
-        ...o,
-        ...phase,
-        work: work as Work,
-        // A failed phase's work-in-progress commits travel too; only its pull request waits.
-        openPullRequest: goesOn(phase.status),
-        issue,
-        defaultBranch: o.event.defaultBranch,
-      }),
-    );
     const saved = await log.group("Saving sessions", () =>
       saveStore({ ...o, places, issueNumber, sessionCount: phase.sessions.length }),
     );
-    const notes = [...agentNotes(inputs)];
+    const notes = [...phase.notes];
     const facts = {
       issueNumber,
       pipeline,
@@ -282,13 +310,26 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
   }
 }
 
-/** What the summary and comment must flag about how the agents ran. */
-function agentNotes(inputs: ActionInputs): string[] {
-  return inputs.sandbox === "off"
-    ? [
-        "The agents ran without the sandbox (sandbox: off): their tools could read this job's files, processes and environment.",
-      ]
-    : [];
+const COMMAND_FILES = [
+  "GITHUB_OUTPUT",
+  "GITHUB_ENV",
+  "GITHUB_PATH",
+  "GITHUB_STATE",
+  "GITHUB_STEP_SUMMARY",
+  "GITHUB_EVENT_PATH",
+];
+
+/**
+ * RUNNER_TEMP and the directories of the runner's command files (an agent writing GITHUB_ENV
+ * would set variables for the workflow's later steps); never the workspace or above it.
+ */
+function hiddenPaths(o: PhaseJobOptions, root: string): string[] {
+  const dirs = [o.tempDir, root, ...COMMAND_FILES.map((name) => o.env[name])]
+    .filter((p): p is string => typeof p === "string" && p !== "")
+    .map((p) => (p === o.tempDir || p === root ? p : path.dirname(p)))
+    .map((p) => path.resolve(p));
+  const inside = (dir: string, p: string) => p === dir || p.startsWith(`${dir}${path.sep}`);
+  return [...new Set(dirs)].filter((dir) => !inside(dir, path.resolve(o.workspace)));
 }
 
 /** The claude to run: the claude-path input, else one on PATH, else the pinned release. */
@@ -310,6 +351,8 @@ interface Ran {
   status: JobStatus;
   /** What runPhase threw, if it did. */
   error: unknown;
+  /** What the summary and comment must flag: widened containment, files left out. */
+  notes: string[];
   /** Every session of the issue after the run. */
   sessions: Session[];
   /** The sessions this job ran. */
@@ -333,11 +376,34 @@ async function runStep(
     issue: IssueData;
     executable: string;
     credential: Credential;
+    trustedDir: string;
+    hiddenPaths: string[];
   },
 ): Promise<Ran> {
   const { store, step, pipeline, issue } = args;
   const { inputs } = o;
   const before = new Set((await store.issueSessions(issue.number)).map((s) => s.id));
+  const claude: ClaudeSettings = {
+    executable: args.executable,
+    // Held by the runner's credential proxy: the claude process gets a stand-in, its tools nothing.
+    credential: args.credential,
+    ...(o.env.ANTHROPIC_BASE_URL ? { upstreamUrl: o.env.ANTHROPIC_BASE_URL } : {}),
+    sandbox: inputs.sandbox,
+    hiddenPaths: args.hiddenPaths,
+    allowProtectedPaths: inputs.allowProtectedPaths,
+    model: inputs.model,
+    extraArgs: inputs.claudeArgs,
+    maxTurns: inputs.maxTurns,
+    timeoutMs: inputs.timeoutMinutes === undefined ? undefined : inputs.timeoutMinutes * 60_000,
+    mode: inputs.handoffMode,
+  };
+  const notes = widenings(claude, step);
+  const onProgress = (event: ProgressEvent) => {
+    if (event.kind === "note" && event.message.startsWith("Left out of the commit")) {
+      notes.push(event.message);
+    }
+    o.log.info(progressLine(event));
+  };
   let outcome: PhaseOutcome | undefined;
   let error: unknown;
   try {
@@ -348,20 +414,11 @@ async function runStep(
         pipeline,
         step: step.id,
         repoDir: o.workspace,
+        trustedDir: args.trustedDir,
         // Each agent's changes become a commit on the work branch, which is what travels.
         commit: true,
-        claude: {
-          executable: args.executable,
-          // The whole environment, not added to this process's: see claudeEnv.
-          env: claudeEnv(o.env, args.credential),
-          model: inputs.model,
-          extraArgs: inputs.claudeArgs,
-          maxTurns: inputs.maxTurns,
-          timeoutMs:
-            inputs.timeoutMinutes === undefined ? undefined : inputs.timeoutMinutes * 60_000,
-          mode: inputs.handoffMode,
-        },
-        onProgress: (event) => o.log.info(progressLine(event)),
+        claude,
+        onProgress,
         signal: o.signal,
       }),
     );
@@ -370,7 +427,18 @@ async function runStep(
   }
   const sessions = await store.issueSessions(issue.number);
   const mine = outcome?.sessions ?? sessions.filter((s) => !before.has(s.id));
-  return { step, outcome, status: phaseStatus(outcome), error, sessions, mine };
+  return { step, outcome, status: phaseStatus(outcome), error, notes, sessions, mine };
+}
+
+/** "Write ×2, Bash ×1": the tool calls the phase's agents were denied. */
+function deniedCalls(sessions: readonly Session[]): string {
+  const counts = new Map<string, number>();
+  for (const s of sessions) {
+    for (const d of s.result?.permissionDenials ?? []) {
+      counts.set(d.tool, (counts.get(d.tool) ?? 0) + d.count);
+    }
+  }
+  return [...counts].map(([tool, n]) => `${tool} ×${n}`).join(", ") || "some tool calls";
 }
 
 interface ReportFacts {
@@ -400,9 +468,16 @@ async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs>
           ran.mine.find((s) => s.status === "Failed")?.errorMessage ?? "the agent did not finish",
         )
       : undefined);
+  const partial =
+    ran.status === "partial"
+      ? new PartialPhaseError(ran.step.id, deniedCalls(ran.mine))
+      : undefined;
   const errors = [phaseError, ...afterPhase].filter((e) => e !== undefined);
   const status: JobStatus =
     errors.length > 0 ? "failed" : published.nothingToPropose ? "nothing to propose" : ran.status;
+  // A partial phase stops the pipeline (the job fails, so `needs` holds the next job back),
+  // but it is told as partial, not as failed.
+  if (partial && errors.length === 0) errors.push(partial);
   const next = goesOn(status) ? (ran.outcome?.next ?? null) : null;
   const markdown = renderReport({
     issueNumber: f.issueNumber,
@@ -432,7 +507,14 @@ async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs>
     o.log.warning(`Could not write the job summary: ${messageOf(error)}.`);
   }
   await f.status.comment(markdown);
-  const label = status === "failed" ? FAILED_LABEL : next ? stateLabel(next) : DONE_LABEL;
+  const label =
+    status === "failed"
+      ? FAILED_LABEL
+      : status === "partial"
+        ? PARTIAL_LABEL
+        : next
+          ? stateLabel(next)
+          : DONE_LABEL;
   await f.status.setLabel(f.pipeline, label);
   for (const extra of errors.slice(1)) o.log.warning(messageOf(extra));
   if (errors.length > 0) throw errors[0];

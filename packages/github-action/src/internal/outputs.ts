@@ -35,8 +35,11 @@ export const EMPTY_OUTPUTS: PhaseOutputs = {
 /** The output names, in action.yml's order. */
 export const OUTPUT_NAMES = Object.keys(EMPTY_OUTPUTS) as (keyof PhaseOutputs)[];
 
-/** Whether the pipeline goes on after a job that ended so. */
-export const goesOn = (status: JobStatus) => status === "success" || status === "partial";
+/**
+ * Whether the pipeline goes on after a job that ended so. Not after a partial phase: denied
+ * tool calls deserve a look before more is spent (as the runner's runPipeline stops too).
+ */
+export const goesOn = (status: JobStatus) => status === "success";
 
 function sum(values: (number | null | undefined)[]): number | null {
   const known = values.filter((v): v is number => typeof v === "number");

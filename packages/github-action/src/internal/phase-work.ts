@@ -1,3 +1,4 @@
+import fs from "node:fs/promises";
 import path from "node:path";
 import type { Session, SessionStore } from "@miyabi/core";
 import { issueBranchName, tryGit } from "@miyabi/runner";
@@ -5,15 +6,14 @@ import { messageOf, PullRequestError, WorkBranchError } from "./errors.js";
 import type { GitHubApi, Logger, PullRequest } from "./ports.js";
 import { checkPatch } from "./protected-paths.js";
 import { upsertPullRequest } from "./pull-request.js";
-import { exists } from "./store-cache.js";
 import {
   applyPatches,
   checkoutWorkBranch,
   excludeFromCommits,
   headCommit,
+  patchSeries,
   pushWorkBranch,
   remoteDefaultBranch,
-  writePatch,
 } from "./work-branch.js";
 
 /*
@@ -30,20 +30,33 @@ export interface Work {
   final: boolean;
   /** HEAD before the phase ran: where this job's patch starts when it does not push. */
   base: string;
-  /** Where jobs that do not push leave their patches, inside the store so they travel with it. */
-  patchDir: string;
+  /** Where jobs that do not push leave their patches (store.writePatch): it travels with it. */
+  store: SessionStore;
+  /** A private directory for patch files handed to git. */
+  scratch: string;
   /** git's environment for talking to origin (the action's token). */
   auth: Record<string, string>;
 }
 
-/** One patch per job that did not push, named after its first session. */
-const patchFile = (patchDir: string, session: Session) =>
-  path.join(patchDir, `${session.id}.patch`);
+/**
+ * The checkout's `.miyabi/` (prompt templates) copied aside before the work branch replaces the
+ * default branch's tree: the runner reads templates from here (trustedDir), never from files
+ * an agent could have written.
+ */
+export async function snapshotTrusted(workspace: string, dir: string): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  const source = path.join(workspace, ".miyabi");
+  const stat = await fs.lstat(source).catch(() => undefined);
+  if (stat?.isDirectory()) {
+    await fs.cp(source, path.join(dir, ".miyabi"), { recursive: true, verbatimSymlinks: true });
+  }
+  return dir;
+}
 
 export interface PrepareOptions {
   workspace: string;
   store: SessionStore;
-  storeDir: string;
+  scratch: string;
   issueNumber: number;
   push: boolean;
   final: boolean;
@@ -63,17 +76,21 @@ export interface PrepareOptions {
 export async function prepareWork(o: PrepareOptions): Promise<Work> {
   const { workspace, auth } = o;
   const branch = issueBranchName(o.issueNumber);
-  const patchDir = path.join(o.storeDir, "patches");
   await excludeFromCommits({ workspace, dirs: o.exclude });
   await checkoutWorkBranch({ workspace, branch, remote: o.push, auth });
   if (!o.push) {
-    const sessions = await o.store.issueSessions(o.issueNumber);
+    // Each patch as the store recorded it (readPatch checks the digest the action recorded),
+    // and refused when it touches a protected path, before any is applied.
+    await fs.mkdir(o.scratch, { recursive: true });
     const files: string[] = [];
-    for (const session of sessions) {
-      const file = patchFile(patchDir, session);
-      if (await exists(file)) files.push(file);
+    for (const session of await o.store.issueSessions(o.issueNumber)) {
+      const text = await o.store.readPatch(session.id);
+      if (text === null) continue;
+      const file = path.join(o.scratch, `${session.id}.patch`);
+      await fs.writeFile(file, text);
+      await checkPatch(workspace, file, o.allowProtectedPaths);
+      files.push(file);
     }
-    for (const file of files) await checkPatch(workspace, file, o.allowProtectedPaths);
     await applyPatches({ workspace, files });
     o.log.info(`Applied ${files.length} earlier phases' patches from the session store.`);
   }
@@ -84,7 +101,8 @@ export async function prepareWork(o: PrepareOptions): Promise<Work> {
     push: o.push || o.final,
     final: o.final,
     base: await headCommit(workspace),
-    patchDir,
+    store: o.store,
+    scratch: o.scratch,
     auth,
   };
 }
@@ -131,12 +149,14 @@ export async function publishWork(o: PublishOptions): Promise<Published> {
   if (!first) return {};
   try {
     if (!work.push) {
-      const file = patchFile(work.patchDir, first);
-      const wrote = await writePatch({ workspace: work.workspace, base: work.base, file });
+      const series = await patchSeries({ workspace: work.workspace, base: work.base });
+      if (series === null) {
+        log.info("The phase changed no files.");
+        return {};
+      }
+      const { sha256 } = await work.store.writePatch(first.id, series);
       log.info(
-        wrote
-          ? `Saved the phase's commits as a patch in the session store, for the next job.`
-          : "The phase changed no files.",
+        `Saved the phase's commits as a patch in the session store (sha256 ${sha256.slice(0, 12)}), for the next job.`,
       );
       return {};
     }

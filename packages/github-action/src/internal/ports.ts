@@ -1,4 +1,4 @@
-import type { IssueData, loadPipeline, nextStep, runPhase } from "@miyabi/runner";
+import type { IssueData, issueStanding, loadPipeline, runPhase } from "@miyabi/runner";
 import type { Compression } from "./safe-extract.js";
 
 /*
@@ -89,6 +89,6 @@ export interface Summary {
 /** What the action uses of @miyabi/runner. */
 export interface Runner {
   loadPipeline: typeof loadPipeline;
-  nextStep: typeof nextStep;
+  issueStanding: typeof issueStanding;
   runPhase: typeof runPhase;
 }

@@ -1,25 +1,20 @@
-import { tryGit } from "@miyabi/runner";
+import { isProtectedPath, tryGit } from "@miyabi/runner";
 import { ProtectedPatchError, WorkBranchError } from "./errors.js";
 
 /*
- * Files that are instructions, not code: Claude Code's settings and hooks (.claude/,
- * .mcp.json, CLAUDE.md at any depth), the pipeline's prompts (.miyabi/), workflows
- * (.github/) and git's own files (.gitattributes filters, .gitmodules). An agent writing one
- * would steer the next agent or the next workflow run, so none travels from job to job unless
- * the workflow names it.
+ * A patch carried between jobs (push: false) is the agent's work, and its paths are the
+ * agent's choice: one that touches what the runner never commits (PROTECTED_PATHS: Claude
+ * Code's settings and hooks, CLAUDE.md, the pipeline's prompts, workflows, git's own files)
+ * would steer the next agent or workflow run, so it is refused unless the workflow names it.
  */
-const PROTECTED_NAMES = new Set([".claude", ".mcp.json", "claude.md", ".miyabi", ".github"]);
 
-export function isProtectedPath(file: string, allowed: readonly string[] = []): boolean {
-  const normal = file.replaceAll("\\", "/").replace(/^\.\//, "");
-  if (allowed.some((a) => normal === a || normal.startsWith(a.endsWith("/") ? a : `${a}/`))) {
-    return false;
-  }
-  return normal
-    .split("/")
-    .some(
-      (part) => PROTECTED_NAMES.has(part.toLowerCase()) || part.toLowerCase().startsWith(".git"),
-    );
+/** A protected path the workflow did not allow by name (the path or a directory above it). */
+export function refusedPath(file: string, allowed: readonly string[]): boolean {
+  const named = allowed.some((a) => {
+    const name = a.replace(/\/+$/, "");
+    return file === name || file.startsWith(`${name}/`);
+  });
+  return !named && isProtectedPath(file);
 }
 
 /** Every path a patch series creates, changes, deletes or renames (from and to), per git. */
@@ -52,6 +47,6 @@ export async function checkPatch(
   file: string,
   allowed: readonly string[],
 ): Promise<void> {
-  const touched = (await patchPaths(workspace, file)).filter((p) => isProtectedPath(p, allowed));
+  const touched = (await patchPaths(workspace, file)).filter((p) => refusedPath(p, allowed));
   if (touched.length > 0) throw new ProtectedPatchError(file, touched);
 }

@@ -5,8 +5,8 @@ import * as github from "@actions/github";
 import {
   abortOnProcessSignals,
   createRedactor,
+  issueStanding,
   loadPipeline,
-  nextStep,
   runPhase,
   secretValues,
 } from "@miyabi/runner";
@@ -186,7 +186,7 @@ export async function run(): Promise<void> {
         },
       },
       setOutputs,
-      runner: { loadPipeline, nextStep, runPhase },
+      runner: { loadPipeline, issueStanding, runPhase },
       installClaude: (version) =>
         installClaude({
           version,

@@ -160,22 +160,12 @@ export function headCommit(workspace: string): Promise<string> {
   return git(["rev-parse", "HEAD"], { cwd: workspace });
 }
 
-/**
- * Write the commits after `base` as a patch series to `file`, for a later job to apply;
- * false (and no file) when there are none.
- */
-export async function writePatch(o: {
-  workspace: string;
-  base: string;
-  file: string;
-}): Promise<boolean> {
+/** The commits after `base` as a patch series, for a later job to apply; null when none. */
+export async function patchSeries(o: { workspace: string; base: string }): Promise<string | null> {
   const series = await git(["format-patch", "--stdout", "--binary", `${o.base}..HEAD`], {
     cwd: o.workspace,
   });
-  if (series.trim() === "") return false;
-  await fs.mkdir(path.dirname(o.file), { recursive: true });
-  await fs.writeFile(o.file, `${series}\n`);
-  return true;
+  return series.trim() === "" ? null : `${series}\n`;
 }
 
 /** Apply earlier jobs' patch series in order, as commits (their authors and messages kept). */

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { finished } from "node:stream/promises";
 import { execa } from "execa";
 import { redact } from "./secrets.js";
 import {
@@ -37,6 +38,11 @@ export interface ClaudeProcessResult {
   stderrTail: string;
   timedOut: boolean;
   cancelled: boolean;
+  /**
+   * Writing the log failed (ENOSPC, EIO...): the run was stopped, since what it does could no
+   * longer be recorded.
+   */
+  logError: Error | null;
   wallMs: number;
 }
 
@@ -61,7 +67,10 @@ export async function runClaudeProcess(
 ): Promise<ClaudeProcessResult> {
   const started = Date.now();
   const log = fs.createWriteStream(options.logFile, { flags: "a" });
-  const writeLog = (line: string) => log.write(`${redact(line, options.secrets)}\n`);
+  let logError: Error | null = null;
+  const writeLog = (line: string) => {
+    if (!logError) log.write(`${redact(line, options.secrets)}\n`);
+  };
   const subprocess = execa(options.executable, options.args, {
     cwd: options.cwd,
     env: options.env,
@@ -84,14 +93,17 @@ export async function runClaudeProcess(
     stderrTail: "",
     timedOut: false,
     cancelled: false,
+    logError: null,
     wallMs: 0,
   };
 
   let graceTimer: NodeJS.Timeout | undefined;
-  const stop = (reason: "timeout" | "cancel") => {
-    if (pid === null || out.timedOut || out.cancelled) return;
+  let stopping = false;
+  const stop = (reason: "timeout" | "cancel" | "log") => {
+    if (pid === null || stopping) return;
+    stopping = true;
     if (reason === "timeout") out.timedOut = true;
-    else out.cancelled = true;
+    else if (reason === "cancel") out.cancelled = true;
     killGroup(pid, "SIGTERM");
     graceTimer = setTimeout(() => killGroup(pid, "SIGKILL"), options.killGraceMs);
   };
@@ -99,6 +111,11 @@ export async function runClaudeProcess(
   const onAbort = () => stop("cancel");
   if (options.signal?.aborted) onAbort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  // Without a listener a full disk would crash the whole runner with an unhandled 'error'.
+  log.on("error", (error) => {
+    logError ??= error;
+    stop("log");
+  });
 
   const stdout = new LineSplitter({
     onSkip: (length) =>
@@ -155,8 +172,12 @@ export async function runClaudeProcess(
     options.signal?.removeEventListener("abort", onAbort);
     // Leave no stragglers behind (tools the CLI started and did not reap).
     if (pid !== null) killGroup(pid, "SIGKILL");
-    await new Promise<void>((resolve) => log.end(resolve));
+    log.end();
+    await finished(log).catch((error: unknown) => {
+      logError ??= error instanceof Error ? error : new Error(String(error));
+    });
   }
+  out.logError = logError;
   out.wallMs = Date.now() - started;
   return out;
 }

@@ -28,6 +28,13 @@ export class WorktreeError extends MiyabiError {
   }
 }
 
+/** `handoff --run` cannot continue as asked; nothing was recorded. */
+export class HandoffError extends MiyabiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HANDOFF_INVALID", message, options);
+  }
+}
+
 export class SandboxUnavailableError extends MiyabiError {
   constructor(reason: string, options?: { cause?: unknown }) {
     super(

@@ -1,76 +1,28 @@
-import path from "node:path";
-import { type AgentResult, MiyabiError, type Session, type SessionStore } from "@miyabi/core";
-import { checkSandbox } from "./agent.js";
-import { resolveClaude } from "./executable.js";
-import { findStep, nextStep, type PipelineDefinition, type PipelineStep } from "./pipeline.js";
-import { findPromptTemplate, type IssueData, renderPrompt } from "./prompts.js";
-import { type ProgressEvent, runSession } from "./session-run.js";
+import type { AgentResult, Session, SessionStore } from "@miyabi/core";
+import type { PipelineStep } from "./pipeline.js";
 import {
-  type ClaudeSettings,
-  type HandoffMode,
-  type ResolvedClaudeSettings,
-  resolveSettings,
-} from "./settings.js";
-import { commitPhase, phaseCommitMessage } from "./worktree.js";
-
-export interface RunPhaseOptions {
-  store: SessionStore;
-  issue: IssueData;
-  pipeline: PipelineDefinition;
-  /** Step id or phase name; default: the step after the issue's head session. */
-  step?: string;
-  /** The repository: agents work here unless `worktree` is set. */
-  repoDir: string;
-  /**
-   * Where prompt templates (`.miyabi/prompts`) are read: a checkout of the trusted base (the
-   * default branch), never the tree agents write. Default: `repoDir`.
-   */
-  trustedDir?: string;
-  /**
-   * Directory the agents work in, absolute or relative to `repoDir`; recorded as the sessions'
-   * worktree_path as given. Default: `repoDir`.
-   */
-  worktree?: string;
-  /** Commit what each successful agent changed in the worktree and record the commit. */
-  commit?: boolean;
-  claude: ClaudeSettings;
-  onProgress?: (event: ProgressEvent) => void;
-  signal?: AbortSignal;
-}
+  type PhasePlan,
+  PipelineStateError,
+  type PlannedAgent,
+  planPhase,
+  type RunPhaseOptions,
+} from "./plan.js";
+import { findPromptTemplate, renderPrompt } from "./prompts.js";
+import { runSession } from "./session-run.js";
+import { type CommitResult, sessionCommitter } from "./worktree.js";
 
 export interface PhaseOutcome {
   step: PipelineStep;
   parentSessionId: string | null;
   /** This phase's sessions, as recorded after their runs. */
   sessions: Session[];
-  status: "completed" | "failed";
+  /**
+   * `completed`: every agent finished; `partial`: every agent finished, but some had tool calls
+   * denied (their sessions are Completed with outcome `partial`); `failed`: an agent failed.
+   */
+  status: "completed" | "partial" | "failed";
+  /** The step after this one: where the pipeline goes on (null after a failure or the last). */
   next: PipelineStep | null;
-}
-
-export class PipelineStateError extends MiyabiError {
-  constructor(message: string) {
-    super("PIPELINE_STATE", message);
-  }
-}
-
-function chooseStep(options: RunPhaseOptions, head: Session | undefined): PipelineStep {
-  if (options.step !== undefined) {
-    const step = findStep(options.pipeline, options.step);
-    if (!step) {
-      const known = options.pipeline.steps.map((s) => s.id).join(", ");
-      throw new PipelineStateError(
-        `No step "${options.step}" in pipeline ${options.pipeline.name}; its steps are ${known}.`,
-      );
-    }
-    return step;
-  }
-  const step = nextStep(options.pipeline, head);
-  if (!step) {
-    throw new PipelineStateError(
-      `The pipeline for issue #${options.issue.number} is done (last session ${head?.id}); name a step to run one again.`,
-    );
-  }
-  return step;
 }
 
 /**
@@ -93,158 +45,160 @@ async function inheritedResults(
   ];
 }
 
-/** Record this phase's sessions: new roots, a handoff (or fan-out) from the head, or a retry. */
-async function startSessions(
-  options: RunPhaseOptions,
-  step: PipelineStep,
-  head: Session | undefined,
-  worktreePath: string,
-): Promise<{ parent: Session | null; ids: string[] }> {
+/** Record the planned sessions; returns their ids in the order of `plan.agents`. */
+async function recordSessions(options: RunPhaseOptions, plan: PhasePlan): Promise<string[]> {
   const { store, issue } = options;
-  const context = { issueNumber: issue.number, currentPhase: step.phase, worktreePath };
+  const { step, start } = plan;
   const purpose = `${step.phase} for #${issue.number}: ${issue.title}`.slice(0, 300);
-  if (!head) {
-    const ids = [];
-    for (const agent of step.agents)
-      ids.push(await store.create({ agentName: agent, purpose, context }));
-    return { parent: null, ids };
+  if (start.kind === "retry") {
+    const ids: string[] = [];
+    for (const failed of start.failed) ids.push(await store.retry(failed.id));
+    return ids;
   }
-  if (head.status === "Active") {
-    throw new PipelineStateError(
-      `Session ${head.id} (${head.agentName}) of issue #${issue.number} is still Active; wait for it, or fail it with \`miyabi-sessions fail ${head.id} --error ...\`.`,
+  if (start.kind === "handoff") {
+    const previousResults = await inheritedResults(store, start.from);
+    return store.fanOut(
+      start.from.id,
+      plan.agents.map((a) => ({
+        toAgent: a.agent,
+        purpose,
+        context: { currentPhase: step.phase, previousResults },
+      })),
     );
   }
-  if (head.status === "Failed") {
-    const parent = head.parentSession ? await store.getSession(head.parentSession) : null;
-    return { parent, ids: [await store.retry(head.id)] };
-  }
-  const previousResults = await inheritedResults(store, head);
-  const ids = await store.fanOut(
-    head.id,
-    step.agents.map((agent) => ({
-      toAgent: agent,
-      purpose,
-      context: { currentPhase: step.phase, previousResults },
-    })),
-  );
-  return { parent: head, ids };
+  const context = {
+    issueNumber: issue.number,
+    currentPhase: step.phase,
+    worktreePath: plan.worktreePath,
+    previousResults: start.previousResults,
+  };
+  const ids: string[] = [];
+  for (const a of plan.agents)
+    ids.push(await store.create({ agentName: a.agent, purpose, context }));
+  return ids;
 }
 
-function stepSettings(
-  options: RunPhaseOptions,
-  base: ResolvedClaudeSettings,
-  step: PipelineStep,
-): ResolvedClaudeSettings {
+function parentOf(plan: PhasePlan): string | null {
+  if (plan.start.kind === "handoff") return plan.start.from.id;
+  if (plan.start.kind === "retry") return plan.start.failed[0]?.parentSession ?? null;
+  return null;
+}
+
+/** How a failed attempt is shown to its retry: why it ended, and where its changes are. */
+function attemptNote(failed: Session, result: AgentResult): AgentResult {
+  const kept = result.commit
+    ? ` Its changes are kept in work-in-progress commit ${result.commit.slice(0, 12)}, already in your working tree: continue from them.`
+    : "";
+  const said = result.summary ? ` It said: ${result.summary}` : "";
   return {
-    ...base,
-    model: base.model ?? step.model,
-    maxTurns: base.maxTurns ?? step.maxTurns,
-    timeoutMs:
-      options.claude.timeoutMs ??
-      (step.timeoutMinutes ? step.timeoutMinutes * 60_000 : base.timeoutMs),
-    allowedTools: base.allowedTools ?? step.allowedTools,
-    disallowedTools: base.disallowedTools ?? step.disallowedTools,
-    appendSystemPrompt: base.appendSystemPrompt ?? step.appendSystemPrompt,
+    ...result,
+    summary: `An earlier attempt at this phase did not finish (${failed.errorMessage ?? result.outcome}).${kept}${said}`,
   };
+}
+
+/** Run one planned agent in its recorded session. */
+async function runAgent(
+  options: RunPhaseOptions,
+  plan: PhasePlan,
+  agent: PlannedAgent,
+  sessionId: string,
+  commit: (session: Session, wip: string | null) => Promise<CommitResult>,
+): Promise<Session> {
+  const { store, issue } = options;
+  const { step } = plan;
+  const session = await store.getSession(sessionId);
+  const template =
+    step.prompt ??
+    (await findPromptTemplate(
+      options.trustedDir ?? options.repoDir,
+      session.agentName,
+      step.phase,
+    ));
+  const earlier = agent.retryOf?.result ? [attemptNote(agent.retryOf, agent.retryOf.result)] : [];
+  const prompt = () =>
+    renderPrompt({
+      agent: session.agentName,
+      phase: step.phase,
+      issue,
+      previousResults: [...session.context.previousResults, ...earlier],
+      template,
+    });
+  return runSession({
+    store,
+    sessionId,
+    executable: plan.executable,
+    prompt: prompt(),
+    freshPrompt: prompt,
+    settings: plan.settings,
+    cwd: plan.cwd,
+    mode: agent.mode,
+    resumeFrom: plan.source?.result?.claudeSessionId ?? null,
+    onProgress: options.onProgress,
+    signal: options.signal,
+    commit: options.commit ? (wip) => commit(session, wip) : undefined,
+  });
 }
 
 /**
- * Run one step of the pipeline for an issue: find where the issue stands, hand off (or start,
- * or retry), run every agent of the step at once, and record their results.
+ * Run one step of the pipeline for an issue: plan it (see planPhase), record its sessions, run
+ * every agent of the step at once, and record their results. Throws PipelineStateError when
+ * the pipeline is done and no step was asked for.
  */
 export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> {
-  const settings = resolveSettings(options.claude);
-  // Before any session changes: a missing CLI must cost nothing.
-  const executable = await resolveClaude(
-    settings.executable,
-    settings.env.PATH ?? process.env.PATH,
-  );
-  await checkSandbox(settings);
-  const { store, issue } = options;
-  const head = await store.issueHead(issue.number);
-  const step = chooseStep(options, head);
-  const stepped = stepSettings(options, settings, step);
-  const mode: HandoffMode = stepped.mode ?? step.mode;
-  const cwd = path.resolve(options.repoDir, options.worktree ?? ".");
-  // Agents of one step share the worktree; their commits must not race for git's index lock.
-  let commits: Promise<unknown> = Promise.resolve();
-  const commit = (session: Session) => {
-    const next = commits.then(() =>
-      commitPhase({
-        worktree: cwd,
-        message: phaseCommitMessage(session),
-        allowProtectedPaths: stepped.allowProtectedPaths,
-      }),
+  const plan = options.plan ?? (await planPhase(options));
+  if (plan.done) {
+    throw new PipelineStateError(
+      `The pipeline for issue #${options.issue.number} is done (last session ${plan.head.id}); name a step to run one again.`,
     );
-    commits = next.catch(() => undefined);
-    return next;
-  };
-  const { parent, ids } = await startSessions(
-    options,
-    step,
-    head,
-    options.worktree ?? options.repoDir,
-  );
-  const resumeFrom = parent?.result?.claudeSessionId ?? null;
-
+  }
+  const commit = sessionCommitter(plan.cwd, {
+    allowProtectedPaths: plan.settings.allowProtectedPaths,
+  });
+  const ids = await recordSessions(options, plan);
   const sessions = await Promise.all(
-    ids.map(async (id) => {
-      const session = await store.getSession(id);
-      const template =
-        step.prompt ??
-        (await findPromptTemplate(
-          options.trustedDir ?? options.repoDir,
-          session.agentName,
-          step.phase,
-        ));
-      const prompt = () =>
-        renderPrompt({
-          agent: session.agentName,
-          phase: step.phase,
-          issue,
-          previousResults: session.context.previousResults,
-          template,
-        });
-      return runSession({
-        store,
-        sessionId: id,
-        executable,
-        prompt: prompt(),
-        freshPrompt: prompt,
-        settings: stepped,
-        cwd,
-        mode,
-        resumeFrom,
-        onProgress: options.onProgress,
-        signal: options.signal,
-        commit: options.commit ? () => commit(session) : undefined,
-      });
-    }),
+    plan.agents.map((agent, i) => runAgent(options, plan, agent, ids[i] as string, commit)),
   );
   const failed = sessions.some((s) => s.status !== "Completed");
-  const index = options.pipeline.steps.indexOf(step);
+  const partial = sessions.some((s) => s.result?.outcome === "partial");
+  const status = failed ? "failed" : partial ? "partial" : "completed";
+  const steps = options.pipeline.steps;
   return {
-    step,
-    parentSessionId: parent?.id ?? null,
+    step: plan.step,
+    parentSessionId: parentOf(plan),
     sessions,
-    status: failed ? "failed" : "completed",
-    next: failed ? null : (options.pipeline.steps[index + 1] ?? null),
+    status,
+    next: failed ? null : (steps[steps.indexOf(plan.step) + 1] ?? null),
   };
 }
 
-export interface RunPipelineOptions extends Omit<RunPhaseOptions, "step"> {
+export interface RunPipelineOptions extends Omit<RunPhaseOptions, "step" | "plan"> {
   /** Start at this step (id or phase) instead of where the issue stands. */
   from?: string;
 }
 
-/** Run the pipeline phase by phase until it is done or a phase fails. */
-export async function runPipeline(options: RunPipelineOptions): Promise<PhaseOutcome[]> {
+export interface PipelineRun {
+  /** The phases run now, in order. */
+  outcomes: PhaseOutcome[];
+  /** Every step has run: the last phase completed (now, or before this call). */
+  done: boolean;
+}
+
+/**
+ * Run the pipeline phase by phase until it is done or a phase does not complete: a failed
+ * phase stops it, and so does a partial one (denied tool calls deserve a look before more is
+ * spent on the next phase; running again goes on from there). A pipeline that is already done
+ * is not an error: nothing runs and `done` is true.
+ */
+export async function runPipeline(options: RunPipelineOptions): Promise<PipelineRun> {
   const outcomes: PhaseOutcome[] = [];
   let step: string | undefined = options.from;
   for (;;) {
-    const outcome = await runPhase({ ...options, step });
+    const plan = await planPhase({ ...options, step });
+    if (plan.done) return { outcomes, done: true };
+    const outcome = await runPhase({ ...options, step, plan });
     outcomes.push(outcome);
-    if (outcome.status === "failed" || !outcome.next) return outcomes;
+    if (outcome.status !== "completed") return { outcomes, done: false };
+    if (!outcome.next) return { outcomes, done: true };
     step = outcome.next.id;
   }
 }

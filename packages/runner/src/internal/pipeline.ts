@@ -38,9 +38,22 @@ const StepInputSchema = z
     agents: agents ?? [agent as string],
   }));
 
+/**
+ * Settings for every step of a pipeline. They override what a step says (precedence: step <
+ * pipeline defaults < inputs and flags), so a workflow can bound, say, every step's turns or
+ * model in one place. Tools and handoff modes are not here: they are what makes a step itself.
+ */
+export const PipelineDefaultsSchema = z.object({
+  model: z.string().optional(),
+  maxTurns: z.number().int().positive().optional(),
+  timeoutMinutes: z.number().positive().optional(),
+  appendSystemPrompt: z.string().optional(),
+});
+
 export const PipelineSchema = z
   .object({
     name: z.string().default("pipeline"),
+    defaults: PipelineDefaultsSchema.default({}),
     steps: z.array(StepInputSchema).min(1),
   })
   .refine((p) => new Set(p.steps.map((s) => s.id)).size === p.steps.length, {
@@ -49,6 +62,7 @@ export const PipelineSchema = z
 
 export type PipelineStep = z.output<typeof StepInputSchema>;
 export type PipelineDefinition = z.output<typeof PipelineSchema>;
+export type PipelineDefaults = z.output<typeof PipelineDefaultsSchema>;
 export type PipelineInput = z.input<typeof PipelineSchema>;
 
 const READ_ONLY = ["Read", "Glob", "Grep"];
@@ -155,20 +169,4 @@ export function stepOf(pipeline: PipelineDefinition, session: Session): Pipeline
   return pipeline.steps.find(
     (s) => s.phase === session.context.currentPhase && s.agents.includes(session.agentName),
   );
-}
-
-/**
- * What runs next for an issue whose newest session is `head`: the first step when there is
- * none, the step after a finished one, the same step again after a failure; null when done.
- */
-export function nextStep(
-  pipeline: PipelineDefinition,
-  head: Session | undefined,
-): PipelineStep | null {
-  if (!head) return pipeline.steps[0] ?? null;
-  const current = stepOf(pipeline, head);
-  if (!current) return null;
-  if (head.status === "Failed" || head.status === "Active") return current;
-  const index = pipeline.steps.indexOf(current);
-  return pipeline.steps[index + 1] ?? null;
 }

@@ -1,11 +1,20 @@
 import fs from "node:fs/promises";
-import type { AgentResultInput, Outcome, Phase, Session, SessionStore } from "@miyabi/core";
+import {
+  type AgentResultInput,
+  isClaudeSessionId,
+  type Outcome,
+  type PermissionDenial,
+  type Phase,
+  processStartTicks,
+  type Session,
+  type SessionStore,
+} from "@miyabi/core";
 import { type AgentRun, prepareAgentRun } from "./agent.js";
 import { type ClaudeProcessResult, runClaudeProcess } from "./claude.js";
-import { redact } from "./secrets.js";
+import { redact, secretValues } from "./secrets.js";
 import type { HandoffMode, ResolvedClaudeSettings } from "./settings.js";
 import type { StreamEvent } from "./stream.js";
-import { isClaudeSessionId, restoreTranscript, saveTranscript } from "./transcripts.js";
+import { restoreTranscript, saveTranscript } from "./transcripts.js";
 import type { CommitResult } from "./worktree.js";
 
 export interface ProgressEvent {
@@ -35,8 +44,11 @@ export interface RunSessionOptions {
   resumeFrom?: string | null;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
-  /** After a successful run, before it is recorded: commit the agent's changes. */
-  commit?: () => Promise<CommitResult>;
+  /**
+   * Before the run is recorded: commit the agent's changes (sha, or null when nothing changed).
+   * `wip` is null after a finished run, else why the run failed (a work-in-progress commit).
+   */
+  commit?: (wip: string | null) => Promise<CommitResult>;
 }
 
 const SUMMARY_LIMIT = 4000;
@@ -67,24 +79,94 @@ export function buildClaudeArgs(args: {
   return argv;
 }
 
+/** "1 turn", "2 turns". */
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/** Denied calls per tool, in the order the tools were first denied. */
+function tallyDenials(tools: readonly string[]): PermissionDenial[] {
+  const counts = new Map<string, number>();
+  for (const tool of tools) counts.set(tool, (counts.get(tool) ?? 0) + 1);
+  return [...counts].map(([tool, count]) => ({ tool, count }));
+}
+
+/** "Write (2), Bash (1)". */
+function describeDenials(denials: readonly PermissionDenial[]): string {
+  return denials.map((d) => `${d.tool} (${d.count})`).join(", ");
+}
+
+function deniedNote(denials: readonly PermissionDenial[]): string {
+  const total = denials.reduce((sum, d) => sum + d.count, 0);
+  return `${plural(total, "tool call")} denied by Claude's permission rules: ${describeDenials(denials)}. The agent finished, but its work may be incomplete.`;
+}
+
+/** For messages that go on after quoting another: no "failed.." or "failed.;". */
+function withoutFinalStop(text: string): string {
+  return text.trim().replace(/[.\s]+$/, "");
+}
+
+function errnoOf(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ? `${code}: ${error.message}` : error.message;
+}
+
+interface Verdict {
+  outcome: Outcome;
+  /** Why the run failed, cause first; null when the agent finished. */
+  error: string | null;
+}
+
 function judge(
   run: ClaudeProcessResult,
   settings: ResolvedClaudeSettings,
-): { outcome: Outcome; error: string | null } {
+  denials: readonly PermissionDenial[],
+  logFile: string,
+): Verdict {
+  if (run.logError) {
+    return {
+      outcome: "failure",
+      error: `The session log ${logFile} could not be written (${errnoOf(run.logError)}), so the run was stopped; free disk space and retry the session`,
+    };
+  }
   if (run.cancelled)
     return { outcome: "cancelled", error: "cancelled: the run was stopped before Claude finished" };
   if (run.timedOut) {
-    const minutes = (settings.timeoutMs / 60_000).toFixed(1);
+    const minutes = Number((settings.timeoutMs / 60_000).toFixed(1));
     return {
       outcome: "timeout",
-      error: `timeout: Claude did not finish within ${minutes} min; its process tree was killed`,
+      error: `timeout: Claude did not finish within ${plural(minutes, "minute")}; its process tree was killed`,
     };
   }
   const r = run.result;
-  if (r && !r.is_error && run.exitCode === 0) return { outcome: "success", error: null };
+  if (r && !r.is_error && run.exitCode === 0) {
+    return { outcome: denials.length > 0 ? "partial" : "success", error: null };
+  }
   if (r?.is_error) {
-    const detail = (r.result ?? "").trim() || r.subtype;
-    return { outcome: "failure", error: `Claude reported an error (${r.subtype}): ${detail}` };
+    // `subtype` says "success" even for API errors: only the specific subtypes are trusted.
+    const detail = (r.result ?? "").trim() || (r.errors ?? []).map(String).join("; ");
+    if (r.subtype === "error_max_turns") {
+      const limit =
+        settings.maxTurns === undefined ? "" : ` of ${plural(settings.maxTurns, "turn")}`;
+      return {
+        outcome: "failure",
+        error: `Claude reached its turn limit${limit} before finishing; raise the limit (max turns) or narrow the task`,
+      };
+    }
+    if (r.subtype === "error_max_budget_usd") {
+      const limit = settings.maxBudgetUsd === undefined ? "" : ` of $${settings.maxBudgetUsd}`;
+      return {
+        outcome: "failure",
+        error: `Claude reached its budget limit${limit} before finishing; raise the budget or narrow the task`,
+      };
+    }
+    if (r.terminal_reason === "api_error" || typeof r.api_error_status === "number") {
+      return {
+        outcome: "failure",
+        error: `The Claude API failed: ${detail || "no detail given"}`,
+      };
+    }
+    return { outcome: "failure", error: `Claude failed: ${detail || "no detail given"}` };
   }
   const stderr = run.stderrTail.trim().split("\n").at(-1) ?? "";
   if (run.signal)
@@ -102,34 +184,58 @@ function judge(
 }
 
 /**
- * Run Claude for an Active session and record how it went: Completed with its result, or
- * Failed with a reason. The session is never left Active once the process is gone.
+ * Run Claude for an Active session and record how it went: Completed with its result (outcome
+ * `success`, or `partial` when tool calls were denied), or Failed with the cause. Whatever goes
+ * wrong, even after the agent ran (saving its transcript, committing, a full disk), the session
+ * is never left Active: it is Failed with the cause and with the result the agent produced.
  */
 export async function runSession(options: RunSessionOptions): Promise<Session> {
-  const { store, settings } = options;
-  const session = await store.getSession(options.sessionId);
-  const cwd = await fs.realpath(options.cwd);
-  const agent = await prepareAgentRun({
-    settings,
-    executable: options.executable,
-    cwd,
-    storeDir: store.dir,
-  });
+  const { store, sessionId } = options;
+  const secrets = secretValues({ ...process.env, ...options.settings.env });
+  let ran: AgentResultInput | undefined;
   try {
-    return await runPrepared(options, session, cwd, agent);
-  } finally {
-    await agent.close();
+    const cwd = await fs.realpath(options.cwd);
+    const agent = await prepareAgentRun({
+      settings: options.settings,
+      executable: options.executable,
+      cwd,
+      storeDir: store.dir,
+    });
+    try {
+      return await runAndRecord(options, cwd, agent, (result) => {
+        ran = result;
+      });
+    } finally {
+      await agent.close();
+    }
+  } catch (error) {
+    // Only what we could not record ends up here: a session someone else ended is theirs.
+    if ((await store.getSession(sessionId)).status !== "Active") throw error;
+    const cause = withoutFinalStop(error instanceof Error ? error.message : String(error));
+    const message = ran
+      ? `Recording the agent's work failed after Claude finished: ${cause}. The agent's result is kept on this session; fix the cause and retry it`
+      : `The run failed before Claude finished: ${cause}`;
+    return store.fail(
+      sessionId,
+      redact(message, secrets),
+      ran && {
+        ...ran,
+        outcome: ran.outcome === "success" || ran.outcome === "partial" ? "failure" : ran.outcome,
+      },
+    );
   }
 }
 
-async function runPrepared(
+async function runAndRecord(
   options: RunSessionOptions,
-  session: Session,
   cwd: string,
   agent: AgentRun,
+  onResult: (result: AgentResultInput) => void,
 ): Promise<Session> {
   const { store, settings } = options;
+  const session = await store.getSession(options.sessionId);
   const { secrets, configDir } = agent;
+  const logFile = store.logPath(session.id);
   const started = Date.now();
   let turns = 0;
   let costUsd: number | null = null;
@@ -144,8 +250,12 @@ async function runPrepared(
       costUsd,
       elapsedMs: Date.now() - started,
     });
+  // Once writing the log has failed, the failure is the run's recorded cause; notes then go
+  // to the progress only, so a second write error cannot hide the first.
+  let logBroken = false;
   const note = async (message: string) => {
-    await store.appendLog(session.id, `${JSON.stringify({ type: "miyabi", note: message })}\n`);
+    if (!logBroken)
+      await store.appendLog(session.id, `${JSON.stringify({ type: "miyabi", note: message })}\n`);
     emit("note", message);
   };
 
@@ -158,9 +268,12 @@ async function runPrepared(
       `The recorded Claude session id ${JSON.stringify(options.resumeFrom.slice(0, 80))} is not a UUID; starting a fresh conversation instead of ${options.mode}.`,
     );
     prompt = options.freshPrompt?.() ?? prompt;
+  } else if (options.mode !== "fresh" && !options.resumeFrom) {
+    await note(`No earlier Claude conversation to ${options.mode}: starting a fresh one.`);
+    prompt = options.freshPrompt?.() ?? prompt;
   } else if (options.mode !== "fresh" && options.resumeFrom) {
     const found = await restoreTranscript({
-      storeDir: store.dir,
+      store,
       configDir,
       cwd,
       claudeSessionId: options.resumeFrom,
@@ -179,16 +292,25 @@ async function runPrepared(
     "start",
     `${session.agentName} started (${resume ? (resume.fork ? "fork" : "resume") : "fresh"})`,
   );
+  const deniedTools: string[] = [];
   const onEvent = (event: StreamEvent) => {
     if (event.kind === "init") emit("init", `Claude session ${event.claudeSessionId}`);
     else if (event.kind === "text") {
       turns += 1;
       emit("text", event.text.length > 200 ? `${event.text.slice(0, 197)}...` : event.text);
     } else if (event.kind === "tool") emit("tool", `tool: ${event.name}`);
-    else if (event.kind === "result") {
+    else if (event.kind === "denied") {
+      deniedTools.push(event.tool);
+      emit("tool", `tool: ${event.tool} denied${event.reason ? ` (${event.reason})` : ""}`);
+    } else if (event.kind === "result") {
       costUsd = event.line.total_cost_usd ?? null;
       turns = event.line.num_turns ?? turns;
-      emit("result", `${event.line.is_error ? "error" : "done"} after ${turns} turns`);
+      const denied = event.line.permission_denials?.length ?? deniedTools.length;
+      const suffix = denied > 0 ? `, ${plural(denied, "tool call")} denied` : "";
+      emit(
+        "result",
+        `${event.line.is_error ? "error" : "done"} after ${plural(turns, "turn")}${suffix}`,
+      );
     }
   };
   const run = await runClaudeProcess({
@@ -199,41 +321,37 @@ async function runPrepared(
     timeoutMs: settings.timeoutMs,
     killGraceMs: settings.killGraceMs,
     signal: options.signal,
-    logFile: store.logPath(session.id),
+    logFile,
     secrets,
     onEvent,
     onSpawn: async (pid) => {
-      await store.setProcess(session.id, { pid, runnerPid: process.pid });
+      // Start times tell a reused pid from ours when an orphaned run is reconciled later.
+      const [startTicks, runnerStartTicks] = await Promise.all([
+        processStartTicks(pid),
+        processStartTicks(process.pid),
+      ]);
+      await store.setProcess(session.id, {
+        pid,
+        runnerPid: process.pid,
+        startTicks,
+        runnerStartTicks,
+      });
     },
   });
-  const claudeSessionId = run.claudeSessionId ?? run.result?.session_id ?? null;
-  if (claudeSessionId) {
-    const saved = await saveTranscript({
-      storeDir: store.dir,
-      configDir,
-      cwd,
-      claudeSessionId,
-      secrets,
-    });
-    if (!saved)
-      await note(
-        `Claude's transcript for ${claudeSessionId} was not found; a later resume will start fresh.`,
-      );
-  }
-
-  const reverted = await agent.revertProtected();
-  if (reverted.length > 0)
-    await note(
-      `Reverted the agent's changes to protected paths (instructions and configuration come from the trusted base): ${reverted.join(", ")}`,
-    );
-
-  const { outcome, error } = judge(run, settings);
+  logBroken = run.logError !== null;
   const r = run.result;
+  const claudeSessionId = run.claudeSessionId ?? r?.session_id ?? null;
+  // The result line is authoritative; the live lines count when the run ended without one.
+  const denials = tallyDenials(r?.permission_denials?.map((d) => d.tool_name) ?? deniedTools);
+  const { outcome, error } = judge(run, settings, denials, logFile);
+  const agentSummary = (r?.result ?? run.lastText).slice(0, SUMMARY_LIMIT);
+  const summary =
+    outcome === "partial" ? `${agentSummary}\n\n${deniedNote(denials)}`.trim() : agentSummary;
   const result: AgentResultInput = {
     agent: session.agentName,
     phase: session.context.currentPhase,
     outcome,
-    summary: redact((r?.result ?? run.lastText).slice(0, SUMMARY_LIMIT), secrets),
+    summary: redact(summary, secrets),
     claudeSessionId,
     numTurns: r?.num_turns ?? null,
     totalCostUsd: r?.total_cost_usd ?? null,
@@ -248,16 +366,60 @@ async function runPrepared(
     durationMs: r?.duration_ms ?? run.wallMs,
     exitCode: run.exitCode,
     pid: run.pid,
+    permissionDenials: denials,
   };
-  if (error === null) {
-    const committed = await options.commit?.();
-    const sha = committed?.sha;
-    if (committed?.leftOut.length)
+  onResult(result);
+  if (outcome === "partial") emit("note", deniedNote(denials));
+
+  const reverted = await agent.revertProtected();
+  if (reverted.length > 0)
+    await note(
+      `Reverted the agent's changes to protected paths (instructions and configuration come from the trusted base): ${reverted.join(", ")}`,
+    );
+  if (claudeSessionId) {
+    const saved = await saveTranscript({
+      store,
+      configDir,
+      cwd,
+      claudeSessionId,
+      secrets,
+    });
+    if (!saved)
+      await note(
+        `Claude's transcript for ${claudeSessionId} was not found; a later resume will start fresh.`,
+      );
+  }
+
+  const leftOut = async (committed: CommitResult) => {
+    if (committed.leftOut.length > 0)
       await note(
         `Left out of the commit (protected paths; allow them by name with allowProtectedPaths): ${committed.leftOut.join(", ")}`,
       );
+  };
+  if (error === null) {
+    const committed = await options.commit?.(null);
+    if (committed) await leftOut(committed);
+    const sha = committed?.sha ?? null;
     if (sha) emit("note", `committed ${sha.slice(0, 12)}`);
-    return store.complete(session.id, { ...result, commit: sha ?? null });
+    return store.complete(session.id, { ...result, commit: sha });
   }
-  return store.fail(session.id, redact(error, secrets), result);
+  const why = redact(error, secrets);
+  // What the agent changed was paid for: keep it on the branch, marked as unfinished.
+  let wip: string | null = null;
+  let reason = why;
+  if (options.commit) {
+    try {
+      const committed = await options.commit(why);
+      await leftOut(committed);
+      wip = committed.sha;
+    } catch (commitError) {
+      const cause = withoutFinalStop(
+        commitError instanceof Error ? commitError.message : String(commitError),
+      );
+      reason = `${why}. Keeping the agent's changes as a work-in-progress commit failed too (${cause}); they are still in the worktree`;
+    }
+    if (wip)
+      emit("note", `kept the agent's changes as work-in-progress commit ${wip.slice(0, 12)}`);
+  }
+  return store.fail(session.id, redact(reason, secrets), { ...result, commit: wip });
 }

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { parseInput } from "@miyabi/core";
 import { z } from "zod";
+import type { PipelineDefaults, PipelineStep } from "./pipeline.js";
 
 export const HANDOFF_MODES = ["fresh", "resume", "fork"] as const;
 export const HandoffModeSchema = z.enum(HANDOFF_MODES);
@@ -75,4 +76,41 @@ export type ResolvedClaudeSettings = z.output<typeof ClaudeSettingsSchema>;
 
 export function resolveSettings(settings: ClaudeSettings = {}): ResolvedClaudeSettings {
   return parseInput(ClaudeSettingsSchema, settings, "Claude settings");
+}
+
+type Layer = Pick<
+  ClaudeSettings,
+  "model" | "maxTurns" | "timeoutMs" | "allowedTools" | "disallowedTools" | "appendSystemPrompt"
+>;
+
+function layerOf(s: Partial<PipelineStep> & PipelineDefaults): Layer {
+  return {
+    model: s.model,
+    maxTurns: s.maxTurns,
+    timeoutMs: s.timeoutMinutes === undefined ? undefined : Math.round(s.timeoutMinutes * 60_000),
+    allowedTools: s.allowedTools,
+    disallowedTools: s.disallowedTools,
+    appendSystemPrompt: s.appendSystemPrompt,
+  };
+}
+
+/** `layer` without its undefined fields, so spreading it never erases a lower layer's value. */
+function defined<T extends object>(layer: T): Partial<T> {
+  return Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * The one place settings are merged: step < pipeline defaults < inputs and flags (`settings`),
+ * then the schema's defaults for whatever none of them sets.
+ */
+export function mergeSettings(args: {
+  step?: PipelineStep;
+  defaults?: PipelineDefaults;
+  settings?: ClaudeSettings;
+}): ResolvedClaudeSettings {
+  return resolveSettings({
+    ...(args.step ? defined(layerOf(args.step)) : {}),
+    ...(args.defaults ? defined(layerOf(args.defaults)) : {}),
+    ...defined(args.settings ?? {}),
+  });
 }

@@ -45,14 +45,27 @@ export const ResultLineSchema = z.looseObject({
   duration_api_ms: z.number().optional(),
   usage: UsageSchema.optional(),
   errors: z.array(z.unknown()).optional(),
+  terminal_reason: z.string().optional(),
+  api_error_status: z.number().nullable().optional(),
+  permission_denials: z.array(z.looseObject({ tool_name: z.string() })).optional(),
 });
 
 export type ResultLine = z.output<typeof ResultLineSchema>;
+
+/** A tool call the CLI refused under its permission rules (the call itself is not run). */
+export const PermissionDeniedLineSchema = z.looseObject({
+  type: z.literal("system"),
+  subtype: z.literal("permission_denied"),
+  tool_name: z.string(),
+  message: z.string().optional(),
+  decision_reason: z.string().optional(),
+});
 
 export type StreamEvent =
   | { kind: "init"; claudeSessionId: string; model: string | undefined }
   | { kind: "text"; text: string }
   | { kind: "tool"; name: string }
+  | { kind: "denied"; tool: string; reason: string }
   | { kind: "result"; line: ResultLine }
   | { kind: "other"; type: string };
 
@@ -76,6 +89,11 @@ export function parseStreamLine(line: string): StreamEvent[] | null {
       if (block.type === "text" && block.text) events.push({ kind: "text", text: block.text });
     }
     return events;
+  }
+  const denied = PermissionDeniedLineSchema.safeParse(raw);
+  if (denied.success) {
+    const reason = denied.data.decision_reason ?? denied.data.message ?? "";
+    return [{ kind: "denied", tool: denied.data.tool_name, reason }];
   }
   const result = ResultLineSchema.safeParse(raw);
   if (result.success) return [{ kind: "result", line: result.data }];

@@ -1,12 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { isSessionId } from "@miyabi/core";
+import { isClaudeSessionId, type SessionStore } from "@miyabi/core";
 import { redact } from "./secrets.js";
-
-/** Claude session ids are UUIDs; anything else read from a store is refused before use. */
-export function isClaudeSessionId(id: string): boolean {
-  return isSessionId(id);
-}
 
 /**
  * The directory under `<config>/projects/` for sessions started in `cwd`, as CLI 2.1.332 names
@@ -29,38 +24,19 @@ export function claudeTranscriptPath(
   return path.join(configDir, "projects", claudeProjectDirName(cwd), `${claudeSessionId}.jsonl`);
 }
 
-/** Where the store keeps a copy of a Claude transcript so another machine can resume it. */
-export function storedTranscriptPath(storeDir: string, claudeSessionId: string): string | null {
-  // The id comes from the CLI's output; it must not be able to name another path.
-  return isClaudeSessionId(claudeSessionId)
-    ? path.join(storeDir, "transcripts", `${claudeSessionId}.jsonl`)
-    : null;
-}
-
-async function copyIfPresent(from: string, to: string): Promise<boolean> {
-  try {
-    await fs.mkdir(path.dirname(to), { recursive: true });
-    await fs.copyFile(from, to);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw error;
-  }
-}
-
 /**
  * After a run: keep the conversation in the store (it travels with the Actions cache), with
  * secret values masked in case the agent ever printed one.
  */
 export async function saveTranscript(args: {
-  storeDir: string;
+  store: SessionStore;
   configDir: string;
   cwd: string;
   claudeSessionId: string;
   secrets: readonly string[];
 }): Promise<boolean> {
-  const target = storedTranscriptPath(args.storeDir, args.claudeSessionId);
-  if (!target) return false;
+  // The id comes from the CLI's output; it must not be able to name another path.
+  if (!isClaudeSessionId(args.claudeSessionId)) return false;
   let text: string;
   try {
     text = await fs.readFile(
@@ -71,8 +47,7 @@ export async function saveTranscript(args: {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
     throw error;
   }
-  await fs.mkdir(path.dirname(target), { recursive: true });
-  await fs.writeFile(target, redact(text, args.secrets));
+  await args.store.writeTranscript(args.claudeSessionId, redact(text, args.secrets));
   return true;
 }
 
@@ -81,7 +56,7 @@ export async function saveTranscript(args: {
  * is there (already, or copied from the store); false when neither place has it.
  */
 export async function restoreTranscript(args: {
-  storeDir: string;
+  store: SessionStore;
   configDir: string;
   cwd: string;
   claudeSessionId: string;
@@ -92,7 +67,10 @@ export async function restoreTranscript(args: {
     await fs.access(live);
     return true;
   } catch {
-    const stored = storedTranscriptPath(args.storeDir, args.claudeSessionId);
-    return stored ? copyIfPresent(stored, live) : false;
+    const stored = await args.store.readTranscript(args.claudeSessionId);
+    if (stored === null) return false;
+    await fs.mkdir(path.dirname(live), { recursive: true });
+    await fs.writeFile(live, stored);
+    return true;
   }
 }

@@ -534,10 +534,16 @@ export async function identityEnv(
   return env;
 }
 
-/** The message of a phase's commit: phase, agent and issue, with the session id in the body. */
-export function phaseCommitMessage(session: Session): string {
+/**
+ * The message of a phase's commit: phase, agent and issue, with the session id in the body.
+ * With `wip` (why the phase did not finish) it is marked as work in progress, so nobody takes
+ * it for a finished phase.
+ */
+export function phaseCommitMessage(session: Session, options: { wip?: string } = {}): string {
   const issue = session.context.issueNumber === null ? "" : ` for #${session.context.issueNumber}`;
-  return `${session.context.currentPhase}: ${session.agentName}${issue}\n\nMiyabi session ${session.id}`;
+  const subject = `${session.context.currentPhase}: ${session.agentName}${issue}`;
+  if (options.wip === undefined) return `${subject}\n\nMiyabi session ${session.id}`;
+  return `WIP ${subject}\n\nWork in progress, kept because the phase did not finish: ${options.wip}\n\nMiyabi session ${session.id}`;
 }
 
 /**
@@ -583,6 +589,27 @@ export async function commitPhase(options: CommitPhaseOptions): Promise<CommitRe
   if (!options.verify) args.push("--no-verify");
   await git(args, { cwd: dir, env });
   return { sha: await git(["rev-parse", "HEAD"], { cwd: dir }), leftOut };
+}
+
+/**
+ * Commits sessions' work in one worktree, one at a time: agents of one step share the worktree,
+ * and their commits must not race for git's index lock. `wip` is null for a finished phase,
+ * else why it did not finish (a work-in-progress commit).
+ */
+export function sessionCommitter(
+  worktree: string,
+  options: { allowProtectedPaths?: readonly string[] } = {},
+): (session: Session, wip: string | null) => Promise<CommitResult> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (session, wip) => {
+    const message = phaseCommitMessage(session, wip === null ? {} : { wip });
+    const next = queue.then(() =>
+      commitPhase({ worktree, message, allowProtectedPaths: options.allowProtectedPaths }),
+    );
+    // The next commit waits for this one, whether or not it worked; the caller sees its error.
+    queue = next.catch(() => undefined);
+    return next;
+  };
 }
 
 export interface IssueWorktreeInfo {
