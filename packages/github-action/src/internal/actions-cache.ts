@@ -88,7 +88,8 @@ async function save(paths: string[], key: string): Promise<SaveResult> {
     .filter((text) => /^Failed to (?:reserve|upload|finalize|save)/i.test(text))
     .map((text) => text.replace(/^Failed to \w+ cache: (?:\w*Error: )?/i, ""))
     .at(-1);
-  const parts = [root, ...reported].filter((t): t is string => t !== undefined && t !== "");
+  // The root cause when the library logged one; else its own words.
+  const parts = root ? [root] : reported.filter((t) => t !== "");
   return {
     ok: false,
     cause: parts.length > 0 ? [...new Set(parts)].join("; ") : "the cache service did not take it",

@@ -76,6 +76,19 @@ export async function removeCheckoutCredentials(workspace: string): Promise<Remo
 }
 
 /**
+ * The server origin's http(s) URL points at (scheme and host), which the token's header is
+ * keyed on as actions/checkout keys it; undefined for a remote that is not http(s).
+ */
+export async function remoteServer(workspace: string): Promise<string | undefined> {
+  const r = await tryGit(["remote", "get-url", "origin"], { cwd: workspace });
+  const remote = r.stdout.trim();
+  // Not a URL: an scp-style SSH remote or a path, which take no header.
+  if (r.exitCode !== 0 || !URL.canParse(remote)) return undefined;
+  const url = new URL(remote);
+  return /^https?:$/.test(url.protocol) ? url.origin : undefined;
+}
+
+/**
  * The environment that gives one git command the token, as an extraheader for the server's
  * URL (`GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n`, git ≥ 2.31): never a file, never the command line.
  * Entries the workflow set through the same variables are kept.

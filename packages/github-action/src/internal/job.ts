@@ -15,7 +15,7 @@ import {
   widenings,
 } from "@miyabi/runner";
 import type { Credential, Env } from "./claude.js";
-import { gitAuthEnv, removeCheckoutCredentials } from "./credentials.js";
+import { gitAuthEnv, remoteServer, removeCheckoutCredentials } from "./credentials.js";
 import {
   ActionInputError,
   MissingCredentialError,
@@ -184,7 +184,8 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
       `Removed the credentials the checkout left in .git/config (${removed.keys.join(", ")}); the action pushes with its github-token input.`,
     );
   }
-  const auth = gitAuthEnv(o.context.serverUrl, inputs.githubToken, o.env);
+  const server = (await remoteServer(o.workspace)) ?? o.context.serverUrl;
+  const auth = gitAuthEnv(server, inputs.githubToken, o.env);
   // Read from the default branch as checked out, before the work branch replaces it.
   const pipeline = await o.runner.loadPipeline(inputs.pipelineConfig);
   const requested = inputs.phase === undefined ? undefined : requireStep(pipeline, inputs.phase);

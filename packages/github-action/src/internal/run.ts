@@ -142,11 +142,17 @@ export async function run(): Promise<void> {
     reported = true;
   };
   const cancel = abortOnProcessSignals("the job was cancelled");
-  // Every secret the job holds: the secret inputs, and whatever the environment names like one
-  // (INPUT_*-KEY, ACTIONS_RUNTIME_TOKEN, a job-level NPM_TOKEN...).
+  // Every secret the job holds: the secret inputs, and whatever else the environment names
+  // like one (ACTIONS_RUNTIME_TOKEN, a job-level NPM_TOKEN...). Other inputs are not secrets,
+  // though `cache-key` ends like one: its value must reach the next job intact.
+  const ambient = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith("INPUT_")),
+  );
   const secrets = [
-    ...SECRET_INPUTS.map((name) => core.getInput(name)).filter((v) => v !== ""),
-    ...secretValues(process.env),
+    ...new Set([
+      ...SECRET_INPUTS.map((name) => core.getInput(name)).filter((v) => v !== ""),
+      ...secretValues(ambient),
+    ]),
   ];
   const redact = createRedactor(secrets);
   try {

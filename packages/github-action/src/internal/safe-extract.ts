@@ -226,6 +226,8 @@ export async function extractStore(o: ExtractOptions): Promise<ExtractReport> {
     }
     return report;
   } catch (error) {
+    // Unread output would keep the pipe, and so the child's "close", open for ever.
+    child.stdout.destroy();
     child.kill("SIGKILL");
     await exited.catch(() => null);
     throw error;
