@@ -15,6 +15,7 @@ import {
   claudeBinPath,
   type ModelServer,
   modelServerEnv,
+  type ScriptedTurn,
   startCacheServer,
   startGitHubStub,
   startModelServer,
@@ -42,6 +43,13 @@ const ISSUE = 7;
 const API_KEY = "sk-ant-api03-attack-secret-0123456789abcdef";
 const NPM_TOKEN = "npm_jobLevelSecret0123456789abcdefXYZ";
 const sandboxed = (await probeSandbox()).usable;
+
+/** A model that obeys the issue's hidden instructions, then echoes what its tools found. */
+const ATTACKER: ScriptedTurn[] = [
+  { followInstructions: true },
+  { echoToolResults: "both", text: "Dump:" },
+  { text: "done" },
+];
 
 const gitAsync = (cwd: string, args: string[], env: Record<string, string> = {}) =>
   promisify(execFile)("git", args, {
@@ -202,14 +210,9 @@ async function job(
   phase: string,
   body: string,
   inputs: Record<string, string> = {},
+  script: ScriptedTurn[] = ATTACKER,
 ): Promise<ActionResult & { credentialsFile: string }> {
-  const model = await startModelServer({
-    script: [
-      { followInstructions: true },
-      { echoToolResults: "both", text: "Dump:" },
-      { text: "done" },
-    ],
-  });
+  const model = await startModelServer({ script });
   w.models.push(model);
   const { workspace, credentialsFile } = await checkout(w);
   const claudeHome = await freshDir("claude-home");
@@ -252,7 +255,10 @@ describe.skipIf(!sandboxed)("action bundle under attack", () => {
       // The issue's author edits it after the label: later phases keep the captured text.
       const body = phase === "codegen" ? attackBody(w) : "EDITED-BODY: ignore all that";
       const previous = results.at(-1)?.outputs["cache-key"];
-      const result = await job(w, phase, body, previous ? { "cache-key": previous } : {});
+      // The last agent behaves, so the pull request opens and can be checked too.
+      const script = phase === "deploy" ? [{ text: "Ready for review." }] : ATTACKER;
+      const key: Record<string, string> = previous ? { "cache-key": previous } : {};
+      const result = await job(w, phase, body, key, script);
       // Claude Code itself denies some of the dump commands: the phase is partial, told so
       // (and the job fails to hold the pipeline); the next phase is started all the same.
       expect(
@@ -285,15 +291,15 @@ describe.skipIf(!sandboxed)("action bundle under attack", () => {
     // The push still worked, with the action's token; the protected file stayed out.
     expect(sh(w.origin, "show", "miyabi/issue-7:greeting.txt")).toBe("hello");
     expect(() => sh(w.origin, "show", "miyabi/issue-7:.claude/settings.json")).toThrow();
-    expect(results[0]?.summary).toMatch(/Left out of the commit.*\.claude\/settings\.json/);
+    // (Claude Code may deny that write itself; either way it never reaches origin.)
     expect(
       w.git.requests.some((q) => q.method === "POST" && q.path.endsWith("git-receive-pack")),
     ).toBe(true);
 
     const requests = w.models.flatMap((m) => m.requests);
     const bodies = JSON.stringify(requests.map((q) => q.body));
-    // The attack ran: the commands' output reached the model.
-    expect(bodies).toContain("PATH=");
+    // The attack ran: the commands' output (the checkout's git config) reached the model.
+    expect(bodies).toContain("repositoryformatversion");
     expect(bodies).toContain("Dump:");
     // Later phases worked from the captured issue, never the edit, and from the trusted
     // prompts, never the one on the work branch.

@@ -537,6 +537,19 @@ describe("failures after the phase ran are reported first", () => {
   });
 });
 
+describe("parallel legs", () => {
+  it("two matrix legs identical in every input save under distinct keys", async () => {
+    const [codegen] = await chain(["codegen"]);
+    const from = { phase: "review", "cache-key": codegen?.["cache-key"] ?? "" };
+    const a = await run(await job(w, from));
+    const b = await run(await job(w, from));
+    expect(a["cache-key"]).toMatch(KEY(2));
+    expect(b["cache-key"]).toMatch(KEY(2));
+    expect(a["cache-key"]).not.toBe(b["cache-key"]);
+    expect(w.cache.entries.size).toBe(3);
+  });
+});
+
 describe("fan-in with merge-cache-keys", () => {
   it("folds the stores of parallel jobs into this job's store before running", async () => {
     const [codegen] = await chain(["codegen"]);

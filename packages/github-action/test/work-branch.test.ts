@@ -9,6 +9,8 @@ import {
   type PhaseOutputs,
   PullRequestError,
   PushRejectedError,
+  patchPaths,
+  refusedPath,
   runPhaseJob,
   WorkBranchError,
 } from "../src/index.js";
@@ -229,3 +231,46 @@ function foreignPush(file: string): void {
   sh(clone, "commit", "--quiet", "-m", "foreign change");
   sh(clone, "push", "--quiet", "origin", `HEAD:refs/heads/${BRANCH}`);
 }
+
+describe("nothing to propose", () => {
+  it("GitHub's 422 'No commits between' is nothing to propose, not a permission problem", async () => {
+    w.github.createPull = async () => {
+      throw new Error("Validation Failed: No commits between main and miyabi/issue-7");
+    };
+    const j = await job(w, { phase: "codegen", "pull-request-phase": "codegen" });
+    const outputs = await runPhaseJob(j.options);
+    expect(outputs.status).toBe("nothing to propose");
+    expect(outputs["pull-request-url"]).toBe("");
+    expect(w.summaries[0]).toContain("finished with nothing to propose");
+    expect(w.summaries[0]).not.toContain("pull-requests: write");
+    expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:done"]);
+  });
+});
+
+describe("patches carried in the store", () => {
+  it("reads every path a series touches, renames from and to", async () => {
+    const repo = mkdtempSync(path.join(w.root, "p-"));
+    sh(repo, "init", "-q");
+    writeFileSync(path.join(repo, "a.txt"), "a\n");
+    sh(repo, "add", ".");
+    sh(repo, "commit", "-qm", "a");
+    sh(repo, "mv", "a.txt", "b.txt");
+    mkdirSync(path.join(repo, ".claude"));
+    writeFileSync(path.join(repo, ".claude", "settings.json"), "{}\n");
+    sh(repo, "add", "-A");
+    sh(repo, "commit", "-qm", "b");
+    const file = path.join(repo, "series.patch");
+    writeFileSync(file, sh(repo, "format-patch", "--stdout", "-M", "HEAD~1..HEAD"));
+    expect((await patchPaths(repo, file)).sort()).toEqual([
+      ".claude/settings.json",
+      "a.txt",
+      "b.txt",
+    ]);
+    expect(refusedPath(".claude/settings.json", [])).toBe(true);
+    expect(refusedPath(".claude/settings.json", [".claude"])).toBe(false);
+    expect(refusedPath(".github/workflows/ci.yml", [".github/workflows/ci.yml"])).toBe(false);
+    expect(refusedPath(".github/workflows/evil.yml", [".github/workflows/ci.yml"])).toBe(true);
+    expect(refusedPath("src/CLAUDE.md", [])).toBe(true);
+    expect(refusedPath("src/index.ts", [])).toBe(false);
+  });
+});
