@@ -252,9 +252,13 @@ describe("patches carried in the store", () => {
     const repo = mkdtempSync(path.join(w.root, "p-"));
     sh(repo, "init", "-q");
     writeFileSync(path.join(repo, "a.txt"), "a\n");
+    mkdirSync(path.join(repo, ".github"));
+    writeFileSync(path.join(repo, ".github", "wé.yml"), "on: push\n");
     sh(repo, "add", ".");
     sh(repo, "commit", "-qm", "a");
     sh(repo, "mv", "a.txt", "b.txt");
+    // Moving a workflow away deletes it: the old name (git quotes it) counts too.
+    sh(repo, "mv", ".github/wé.yml", "w.yml");
     mkdirSync(path.join(repo, ".claude"));
     writeFileSync(path.join(repo, ".claude", "settings.json"), "{}\n");
     sh(repo, "add", "-A");
@@ -263,8 +267,10 @@ describe("patches carried in the store", () => {
     writeFileSync(file, sh(repo, "format-patch", "--stdout", "-M", "HEAD~1..HEAD"));
     expect((await patchPaths(repo, file)).sort()).toEqual([
       ".claude/settings.json",
+      ".github/wé.yml",
       "a.txt",
       "b.txt",
+      "w.yml",
     ]);
     expect(refusedPath(".claude/settings.json", [])).toBe(true);
     expect(refusedPath(".claude/settings.json", [".claude"])).toBe(false);

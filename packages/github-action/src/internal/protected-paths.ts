@@ -1,3 +1,4 @@
+import fs from "node:fs/promises";
 import { isProtectedPath, tryGit } from "@miyabi/runner";
 import { ProtectedPatchError, WorkBranchError } from "./errors.js";
 
@@ -38,7 +39,48 @@ export async function patchPaths(workspace: string, file: string): Promise<strin
       i += 2;
     } else paths.push(stat[1] as string);
   }
+  // numstat names a rename or copy by its new path only; the old one is in the headers, as
+  // written (C-quoted when unusual: one that does not unquote is refused as unknown).
+  const patch = await fs.readFile(file, "utf8");
+  for (const m of patch.matchAll(/^(?:rename|copy) from (.+)$/gm)) {
+    paths.push(unquote(m[1] as string));
+  }
   return paths.filter((p) => p !== "");
+}
+
+/** git's quoting of an unusual path ("a\tb", octal escapes); unknown forms stay quoted. */
+function unquote(name: string): string {
+  if (!name.startsWith('"')) return name;
+  const bytes: number[] = [];
+  const body = name.slice(1, -1);
+  const simple: Record<string, number> = {
+    n: 10,
+    t: 9,
+    '"': 34,
+    "\\": 92,
+    a: 7,
+    b: 8,
+    f: 12,
+    r: 13,
+    v: 11,
+  };
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i] as string;
+    if (ch !== "\\") {
+      bytes.push(...Buffer.from(ch));
+      continue;
+    }
+    const next = body[i + 1] ?? "";
+    const octal = /^[0-7]{3}/.exec(body.slice(i + 1));
+    if (octal) {
+      bytes.push(Number.parseInt(octal[0], 8));
+      i += 3;
+    } else if (next in simple) {
+      bytes.push(simple[next] as number);
+      i += 1;
+    } else return name;
+  }
+  return Buffer.from(bytes).toString("utf8");
 }
 
 /** Refuse a patch that touches a protected path the workflow did not allow. */
