@@ -216,6 +216,7 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
     const restored = await log.group("Restoring sessions", () =>
       restoreStore({ ...o, places, issueNumber, laterPhase }),
     );
+    const restoredAt = Date.now();
     // Instructions come from the default branch as checked out, before the work branch.
     const trustedDir = await snapshotTrusted(o.workspace, path.join(root, "trusted"));
     const store = await SessionStore.open({ dir: places.storeDir });
@@ -292,7 +293,13 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
     }
     const phase = ran;
     const saved = await log.group("Saving sessions", () =>
-      saveStore({ ...o, places, issueNumber, sessionCount: phase.sessions.length }),
+      saveStore({
+        ...o,
+        places,
+        issueNumber,
+        sessionCount: phase.sessions.length,
+        since: restoredAt,
+      }),
     );
     const notes = [...phase.notes];
     const facts = {

@@ -63,6 +63,9 @@ export interface ExtractReport {
 }
 
 const BLOCK = 512;
+/** Files up to this size are read whole and written in one call: a store holds thousands. */
+const SMALL_FILE = 1024 * 1024;
+const PARALLEL_WRITES = 32;
 
 /** Pulls exact byte counts out of a stream, holding at most one chunk beyond them. */
 class ByteReader {
@@ -93,10 +96,19 @@ class ByteReader {
       if (this.#held === 0) return null;
       throw new UnsafeArchiveError("the archive ends in the middle of a member");
     }
-    const all = Buffer.concat(this.#chunks);
-    this.#chunks = all.length > n ? [all.subarray(n)] : [];
-    this.#held = all.length - n;
-    return all.subarray(0, n);
+    const parts: Buffer[] = [];
+    let left = n;
+    // Slices of the held chunks: a 512-byte header must not copy a whole 64 KB chunk.
+    while (left > 0) {
+      const head = this.#chunks[0] as Buffer;
+      const take = Math.min(left, head.length);
+      parts.push(head.subarray(0, take));
+      if (take === head.length) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(take);
+      left -= take;
+    }
+    this.#held -= n;
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
   }
 
   /** Pass `n` bytes to `sink` piecewise, so a large file is never held whole. */
@@ -206,8 +218,66 @@ function decompressor(archive: string, compression: Compression) {
 /**
  * Extract the entry in `archive` into `into` (which must exist and be empty). Throws an
  * UnsafeArchiveError naming the first member that breaks a rule; the caller discards `into`.
+ * Every member is checked in a first pass that writes nothing. When every name lies below
+ * `root` (a store saved from inside the workspace), GNU tar then extracts the checked archive
+ * (a store holds thousands of small files, which it writes several times faster); names that
+ * climb out of `root` (`../`, a directory saved from outside the workspace) are written here.
  */
 export async function extractStore(o: ExtractOptions): Promise<ExtractReport> {
+  const checked = await pass(o, false);
+  if (checked.climbs) return (await pass(o, true)).report;
+  await nativeExtract(o);
+  return checked.report;
+}
+
+/** `tar -x` of the checked archive into a staging directory, the store's part moved to `into`. */
+async function nativeExtract(o: ExtractOptions): Promise<void> {
+  const stage = await fs.mkdtemp(path.join(path.dirname(o.into), ".stage-"));
+  try {
+    const source = decompressor(o.archive, o.compression);
+    const tar = spawn(
+      "tar",
+      ["-x", "-f", "-", "-C", stage, "--no-same-owner", "--no-same-permissions"],
+      { stdio: [source.stdout, "ignore", "pipe"] },
+    );
+    // tar reads the decompressor's output itself; this process's end of it would otherwise
+    // stay open, unread, for ever.
+    source.stdout.destroy();
+    let stderr = "";
+    tar.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+    });
+    const [unpacked, untarred] = await Promise.all(
+      [source, tar].map(
+        (child) =>
+          new Promise<number | null>((resolve, reject) => {
+            child.on("error", reject);
+            child.on("exit", resolve);
+          }),
+      ),
+    );
+    if (unpacked !== 0 || untarred !== 0) {
+      throw new UnsafeArchiveError(`tar could not extract it (${stderr.trim() || "no message"})`);
+    }
+    const stored = path.join(stage, path.relative(o.root, o.storeDir));
+    if (
+      await fs.lstat(stored).then(
+        (st) => st.isDirectory(),
+        () => false,
+      )
+    ) {
+      await fs.rename(stored, o.into);
+    }
+  } finally {
+    await fs.rm(stage, { recursive: true, force: true });
+  }
+}
+
+/** One read of the archive: checks every member, and writes them when `write` is set. */
+async function pass(
+  o: ExtractOptions,
+  write: boolean,
+): Promise<{ report: ExtractReport; climbs: boolean }> {
   const limits = o.limits ?? DEFAULT_LIMITS;
   const child = decompressor(o.archive, o.compression);
   let stderr = "";
@@ -219,12 +289,12 @@ export async function extractStore(o: ExtractOptions): Promise<ExtractReport> {
     child.on("close", resolve);
   });
   try {
-    const report = await readMembers(new ByteReader(child.stdout), o, limits);
+    const read = await readMembers(new ByteReader(child.stdout), o, limits, write);
     const code = await exited;
     if (code !== 0) {
       throw new UnsafeArchiveError(`it does not decompress (${stderr.trim() || `exit ${code}`})`);
     }
-    return report;
+    return read;
   } catch (error) {
     // Unread output would keep the pipe, and so the child's "close", open for ever.
     child.stdout.destroy();
@@ -240,12 +310,71 @@ async function readSome(reader: ByteReader, n: number): Promise<Buffer> {
   return data;
 }
 
+interface Pass {
+  report: ExtractReport;
+  /** Some name climbs out of `root` (`../`): GNU tar would not extract it there. */
+  climbs: boolean;
+  /** Names seen, to refuse a second member of the same name before tar overwrites. */
+  seen: Set<string>;
+  write: boolean;
+  writes: Promise<void>[];
+}
+
 async function readMembers(
   reader: ByteReader,
   o: ExtractOptions,
   limits: ExtractLimits,
-): Promise<ExtractReport> {
-  const report: ExtractReport = { files: 0, directories: 0, bytes: 0 };
+  write: boolean,
+): Promise<{ report: ExtractReport; climbs: boolean }> {
+  const writes: Promise<void>[] = [];
+  const state: Pass = {
+    report: { files: 0, directories: 0, bytes: 0 },
+    climbs: false,
+    seen: new Set(),
+    write,
+    writes,
+  };
+  try {
+    await readInto(reader, o, limits, state);
+    await Promise.all(writes);
+    return { report: state.report, climbs: state.climbs };
+  } catch (error) {
+    // Let the writes in flight finish (or fail) before the caller discards the directory.
+    await Promise.allSettled(writes);
+    throw error;
+  }
+}
+
+/*
+ * Pax keywords a store's archive carries (GNU tar --posix). Any other (linkpath, sparse
+ * maps, xattrs, a global header) could make tar read the archive differently from this
+ * parser, so it is refused.
+ */
+const PAX_KEYS = new Set([
+  "path",
+  "size",
+  "mtime",
+  "atime",
+  "ctime",
+  "uid",
+  "gid",
+  "uname",
+  "gname",
+]);
+
+async function readInto(
+  reader: ByteReader,
+  o: ExtractOptions,
+  limits: ExtractLimits,
+  state: Pass,
+): Promise<void> {
+  const { report, writes } = state;
+  const made = new Set<string>([o.into]);
+  const mkdir = async (dir: string) => {
+    if (made.has(dir)) return;
+    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    made.add(dir);
+  };
   let pax = new Map<string, string>();
   let longName: string | undefined;
   for (;;) {
@@ -253,15 +382,25 @@ async function readMembers(
     if (header === null || header.every((b) => b === 0)) break;
     if (!checksumOk(header)) throw new UnsafeArchiveError("a header's checksum does not match");
     const type = String.fromCharCode(header[156] as number);
-    const size = octal(header, 124, 12);
-    const padded = Math.ceil(size / BLOCK) * BLOCK;
-    if (type === "x" || type === "g" || type === "L") {
-      if (size > 1024 * 1024) throw new UnsafeArchiveError("an extended header is too large");
+    const headerSize = octal(header, 124, 12);
+    if (type === "x" || type === "L") {
+      if (headerSize > 1024 * 1024) throw new UnsafeArchiveError("an extended header is too large");
+      const padded = Math.ceil(headerSize / BLOCK) * BLOCK;
       const data = padded === 0 ? Buffer.alloc(0) : await readSome(reader, padded);
-      if (type === "x") pax = paxRecords(data.subarray(0, size));
-      if (type === "L") longName = text(data, 0, size);
+      if (type === "x") {
+        pax = paxRecords(data.subarray(0, headerSize));
+        const odd = [...pax.keys()].find((key) => !PAX_KEYS.has(key));
+        if (odd) throw new UnsafeArchiveError(`a member has the pax keyword "${odd}"`);
+      }
+      if (type === "L") longName = text(data, 0, headerSize);
       continue;
     }
+    const paxSize = pax.get("size");
+    if (paxSize !== undefined && !/^\d+$/.test(paxSize)) {
+      throw new UnsafeArchiveError("a pax size is malformed");
+    }
+    const size = paxSize === undefined ? headerSize : Number(paxSize);
+    const padded = Math.ceil(size / BLOCK) * BLOCK;
     const prefix = text(header, 345, 155);
     const ustarName = prefix ? `${prefix}/${text(header, 0, 100)}` : text(header, 0, 100);
     const name = pax.get("path") ?? longName ?? ustarName;
@@ -278,33 +417,53 @@ async function readMembers(
     }
     const relative = memberTarget(name, o);
     const target = path.join(o.into, relative);
+    if (path.relative(o.root, path.resolve(o.root, name)).split(path.sep)[0] === "..") {
+      state.climbs = true;
+    }
+
     if (!isFile) {
       report.directories++;
       if (size !== 0) throw new UnsafeArchiveError(`the directory "${name}" has contents`);
       // Existing is fine (tar lists a directory after files in it at times); mkdir never
       // follows a link, and this tree holds none.
-      if (relative !== "") await fs.mkdir(target, { recursive: true, mode: 0o755 });
+      if (relative !== "" && state.write) await mkdir(target);
       continue;
     }
     if (relative === "") throw new UnsafeArchiveError(`the member "${name}" replaces the store`);
+    // tar would let the second overwrite the first: refused before anything is written.
+    if (state.seen.has(relative))
+      throw new UnsafeArchiveError(`the member "${name}" appears twice`);
+    state.seen.add(relative);
     report.files++;
     report.bytes += size;
     if (report.bytes > limits.maxBytes) {
       throw new UnsafeArchiveError(`its files hold more than ${limits.maxBytes} bytes`);
     }
-    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+    if (!state.write) {
+      await reader.stream(size, async () => {});
+      if (padded > size) await readSome(reader, padded - size);
+      continue;
+    }
+    await mkdir(path.dirname(target));
     // "wx": a second member of the same name is refused rather than overwriting the first.
-    const handle = await fs.open(target, "wx", 0o644).catch((error: unknown) => {
+    const twice = (error: unknown) => {
       throw new UnsafeArchiveError(`the member "${name}" appears twice`, { cause: error });
-    });
-    try {
-      await reader.stream(size, async (chunk) => {
-        await handle.write(chunk);
-      });
-    } finally {
-      await handle.close();
+    };
+    if (size <= SMALL_FILE) {
+      const data = size === 0 ? Buffer.alloc(0) : await readSome(reader, size);
+      // Small files are written while the next members are read, a bounded number at once.
+      writes.push(fs.writeFile(target, data, { flag: "wx", mode: 0o644 }).catch(twice));
+      if (writes.length >= PARALLEL_WRITES) await Promise.all(writes.splice(0));
+    } else {
+      const handle = await fs.open(target, "wx", 0o644).catch(twice);
+      try {
+        await reader.stream(size, async (chunk) => {
+          await handle.write(chunk);
+        });
+      } finally {
+        await handle.close();
+      }
     }
     if (padded > size) await readSome(reader, padded - size);
   }
-  return report;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Dirent } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { SessionStore } from "@miyabi/core";
@@ -21,6 +22,8 @@ import { extractStore, STORE_LAYOUT } from "./safe-extract.js";
  * well); entries are saved from, and their version computed for, `store-path` inside the
  * workspace, where the store is copied once the agents are done.
  */
+
+const PARALLEL_COPIES = 32;
 
 export interface RunIdentity {
   runId: number;
@@ -149,11 +152,18 @@ async function checkStore(dir: string): Promise<void> {
 }
 
 /**
- * Copy the job's store to `store-path` in the workspace, for the cache save and later steps.
- * The agent had the working tree: whatever it left on the way (a symlink `.ai`, a file
- * `sessions`) is removed first, so the copy never writes through a link.
+ * Copy the job's store to `store-path` in the workspace, for the cache save and later steps,
+ * redacting every file written since `since` (what this job's agents and the store wrote;
+ * what it restored was redacted by the job that saved it). Read and written as latin1 so
+ * bytes that are not UTF-8 come back unchanged; secrets are ASCII. The agent had the working
+ * tree: whatever it left on the way (a symlink `.ai`, a file `sessions`) is removed first, so
+ * the copy never writes through a link.
  */
-export async function copyStoreToWorkspace(places: StorePlaces): Promise<string> {
+export async function copyStoreToWorkspace(
+  places: StorePlaces,
+  redact: (text: string) => string,
+  since: number,
+): Promise<string> {
   const target = storePathIn(places.workspace, places.storePath);
   let dir = places.workspace;
   for (const part of path.relative(places.workspace, target).split(path.sep)) {
@@ -164,28 +174,24 @@ export async function copyStoreToWorkspace(places: StorePlaces): Promise<string>
     }
     if (dir !== target) await fs.mkdir(dir, { recursive: true });
   }
-  await fs.cp(places.storeDir, target, { recursive: true, verbatimSymlinks: true });
-  return target;
-}
-
-/**
- * Redact every file of a store copy before it leaves the job in the cache: transcripts and
- * logs hold what the agents read and answered. Read and written as latin1 so bytes that are
- * not UTF-8 come back unchanged; secrets are ASCII.
- */
-export async function redactTree(dir: string, redact: (text: string) => string): Promise<number> {
-  let changed = 0;
-  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
-  for (const entry of entries) {
-    if (!entry.isFile()) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    const text = await fs.readFile(file, "latin1");
-    const clean = redact(text);
-    if (clean === text) continue;
-    await fs.writeFile(file, clean, "latin1");
-    changed++;
+  await fs.mkdir(target);
+  const entries = await fs.readdir(places.storeDir, { recursive: true, withFileTypes: true });
+  const to = (entry: Dirent) =>
+    path.join(target, path.relative(places.storeDir, path.join(entry.parentPath, entry.name)));
+  // Directories first (readdir lists a directory before its files), then the files, a bounded
+  // number at once: a store holds thousands of small ones.
+  for (const entry of entries) if (entry.isDirectory()) await fs.mkdir(to(entry));
+  const files = entries.filter((entry) => entry.isFile());
+  for (let i = 0; i < files.length; i += PARALLEL_COPIES) {
+    await Promise.all(
+      files.slice(i, i + PARALLEL_COPIES).map(async (entry) => {
+        const from = path.join(entry.parentPath, entry.name);
+        if ((await fs.stat(from)).mtimeMs < since) return fs.copyFile(from, to(entry));
+        return fs.writeFile(to(entry), redact(await fs.readFile(from, "latin1")), "latin1");
+      }),
+    );
   }
-  return changed;
+  return target;
 }
 
 export interface RestoreOptions {
@@ -253,6 +259,8 @@ export interface SaveOptions {
   inputs: Pick<ActionInputs, "cacheKeyPrefix">;
   context: RunIdentity;
   redact: (text: string) => string;
+  /** When the restored store was in place: files written after it are redacted. */
+  since: number;
 }
 
 /**
@@ -264,8 +272,7 @@ export async function saveStore(o: SaveOptions): Promise<{ key?: string; error?:
   const key = saveKey(o.inputs.cacheKeyPrefix, o.issueNumber, o.sessionCount, o.context);
   let copy: string | undefined;
   try {
-    copy = await copyStoreToWorkspace(o.places);
-    await redactTree(copy, o.redact);
+    copy = await copyStoreToWorkspace(o.places, o.redact, o.since);
     const saved = await o.cache.save([o.places.storePath], key);
     if (saved.ok) {
       o.log.info(`Saved the sessions as "${key}".`);
