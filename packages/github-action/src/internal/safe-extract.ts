@@ -111,6 +111,15 @@ class ByteReader {
     return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
   }
 
+  /** Read the rest of the stream, discarding it. */
+  async drain(): Promise<void> {
+    this.#chunks = [];
+    this.#held = 0;
+    while (!this.#done) {
+      if ((await this.#iterator.next()).done) this.#done = true;
+    }
+  }
+
   /** Pass `n` bytes to `sink` piecewise, so a large file is never held whole. */
   async stream(n: number, sink: (chunk: Buffer) => Promise<void>): Promise<void> {
     let left = n;
@@ -289,7 +298,11 @@ async function pass(
     child.on("close", resolve);
   });
   try {
-    const read = await readMembers(new ByteReader(child.stdout), o, limits, write);
+    const reader = new ByteReader(child.stdout);
+    const read = await readMembers(reader, o, limits, write);
+    // The zero blocks padding the archive after its end are read too, else the pipe (and the
+    // child's "close") would stay open.
+    await reader.drain();
     const code = await exited;
     if (code !== 0) {
       throw new UnsafeArchiveError(`it does not decompress (${stderr.trim() || `exit ${code}`})`);
