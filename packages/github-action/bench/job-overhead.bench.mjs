@@ -117,6 +117,9 @@ async function jobEnv({ payload, apiUrl, cacheEnv, inputs, runId, env }) {
   const workspace = await scratch("workspace");
   if (!origin) await bareOrigin();
   git(workspace, "clone", "--quiet", origin, ".");
+  // Where the fake agent notes its times: the one place a jailed agent can write, kept out of
+  // the phase's commit.
+  await fs.appendFile(path.join(workspace, ".git", "info", "exclude"), `/${AGENT_TIMES}\n`);
   const home = await scratch("home");
   const files = Object.fromEntries(
     ["output", "step_summary", "state", "env", "path"].map((name) => [
@@ -320,7 +323,9 @@ async function dirBytes(dir) {
 
 // Writes a transcript where Claude Code keeps one (so the runner copies it into the store as
 // it would), prints an init and a successful result line, and appends "start end" in ms to
-// $BENCH_AGENT_TIMES. Plain sh: a Node start would be Claude's time, not the action's.
+// .bench-agent-times in its working directory. Plain sh: a Node start would be Claude's time,
+// not the action's.
+const AGENT_TIMES = ".bench-agent-times";
 const FAKE_CLAUDE = `#!/bin/sh
 start=$(date +%s%N)
 id=$(cat /proc/sys/kernel/random/uuid)
@@ -330,7 +335,7 @@ printf '{"type":"user","sessionId":"%s","message":{"role":"user","content":"benc
 printf '{"type":"system","subtype":"init","session_id":"%s","model":"claude-bench","tools":[]}\\n' "$id"
 printf '{"type":"result","subtype":"success","is_error":false,"result":"Nothing to do.","session_id":"%s","num_turns":1,"total_cost_usd":0,"duration_ms":1}\\n' "$id"
 end=$(date +%s%N)
-echo "$start $end" >> "$BENCH_AGENT_TIMES"
+echo "$start $end" >> "${AGENT_TIMES}"
 `;
 
 /* ---------- 1. bundle cold start ---------- */
@@ -428,7 +433,6 @@ async function jobRun(i) {
       { issue_number: ISSUE, body: `<!-- miyabi-sessions:issue-${ISSUE} -->\nPhase review done.` },
     ],
   });
-  const times = path.join(fakeDir, `agent-${i}.txt`);
   const { env, workspace, outputFile } = await jobEnv({
     payload: issuePayload("labeled"),
     apiUrl: stub.url,
@@ -441,13 +445,13 @@ async function jobRun(i) {
       "cache-key": SEED_KEY,
       "claude-path": fakeClaude,
     },
-    env: { BENCH_AGENT_TIMES: times },
   });
+  const times = path.join(workspace, AGENT_TIMES);
   const { groups, onLine } = groupTimes();
   const run = await timedSpawn(node24, [bundle], { cwd: workspace, env, onLine });
   await stub.close();
   const outputs = await fs.readFile(outputFile, "utf8");
-  if (run.code !== 0 || !/^status<<(.+)\ncompleted\n\1$/m.test(outputs)) {
+  if (run.code !== 0 || !/^status<<(.+)\n(completed|success)\n\1$/m.test(outputs)) {
     throw new Error(`the job failed (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
   }
   const [agentStart, agentEnd] = (await fs.readFile(times, "utf8"))

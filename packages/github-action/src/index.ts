@@ -2,21 +2,28 @@ export { splitArgs } from "./internal/args.js";
 export {
   type Credential,
   claudeCacheKey,
-  claudeEnv,
   type InstallClaudeOptions,
   installClaude,
 } from "./internal/claude.js";
+export { gitAuthEnv, removeCheckoutCredentials } from "./internal/credentials.js";
 export {
   ActionInputError,
+  CacheRestoreError,
   CacheSaveError,
+  CheckoutCredentialsError,
   ClaudeInstallError,
+  MissingCacheKeyError,
   MissingCredentialError,
+  PartialPhaseError,
   PhaseFailedError,
+  ProtectedPatchError,
   PullRequestError,
   PushRejectedError,
   SenderNotAllowedError,
   SessionsNotRestoredError,
+  StorePathError,
   UnknownPhaseError,
+  UnsafeArchiveError,
   WorkBranchError,
 } from "./internal/errors.js";
 export {
@@ -39,6 +46,7 @@ export {
 } from "./internal/job.js";
 export type {
   Cache,
+  DownloadedEntry,
   GitHubApi,
   IssueComment,
   Logger,
@@ -46,8 +54,10 @@ export type {
   PullRequestContent,
   RepoPermission,
   Runner,
+  SaveResult,
   Summary,
 } from "./internal/ports.js";
+export { patchPaths, refusedPath } from "./internal/protected-paths.js";
 export { pullRequestBody, upsertPullRequest } from "./internal/pull-request.js";
 export {
   commentMarker,
@@ -57,4 +67,17 @@ export {
   phaseTable,
   renderReport,
 } from "./internal/report.js";
-export { issueKeyPrefix, type RunIdentity, saveKey } from "./internal/store-cache.js";
+export {
+  DEFAULT_LIMITS,
+  type ExtractLimits,
+  extractStore,
+  type Layout,
+  memberTarget,
+  STORE_LAYOUT,
+} from "./internal/safe-extract.js";
+export {
+  issueKeyPrefix,
+  type RunIdentity,
+  saveKey,
+  storePathIn,
+} from "./internal/store-cache.js";

@@ -1,11 +1,11 @@
-import { mkdir, readdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   type Cache,
   ClaudeInstallError,
   claudeCacheKey,
-  claudeEnv,
   type InstallClaudeOptions,
   installClaude,
 } from "../src/index.js";
@@ -16,128 +16,150 @@ import { freshDir, removeScratch } from "./harness.js";
 afterAll(removeScratch);
 
 const VERSION = "2.1.332";
-const KEY = `miyabi-claude-${VERSION}-${process.platform}-${process.arch}`;
+const KEY = `miyabi-claude-npm-${VERSION}-${process.platform}-${process.arch}`;
 
 interface Rig {
   /** The tool root, fresh as on a new runner. */
   root: string;
+  workspace: string;
   prefix: string;
+  npmCache: string;
   claude: string;
   cache: FakeCache;
   log: FakeLog;
   install(overrides?: Partial<InstallClaudeOptions>): Promise<string>;
 }
 
-async function rig(cache?: FakeCache): Promise<Rig> {
-  const root = await freshDir("tools");
+/**
+ * A fresh runner; `like` gives it the paths of an earlier one (hosted runners all have the
+ * same workspace and tool cache paths) and its cache, with nothing left on disk.
+ */
+async function rig(like?: Rig): Promise<Rig> {
+  const cache = like?.cache;
+  const root = like?.root ?? (await freshDir("tools"));
+  const workspace = like?.workspace ?? (await freshDir("workspace"));
+  if (like) {
+    await rm(root, { recursive: true });
+    await mkdir(root);
+  }
   const prefix = path.join(root, "miyabi-claude", VERSION);
-  const c = cache ?? new FakeCache(await freshDir("cache"), () => root);
+  const c = cache ?? new FakeCache(await freshDir("cache"), () => workspace);
   const log = new FakeLog();
+  const scratch = await freshDir("scratch");
   return {
     root,
+    workspace,
     prefix,
+    npmCache: path.join(root, "miyabi-claude", "npm-cache"),
     claude: path.join(prefix, "node_modules", ".bin", "claude"),
     cache: c,
     log,
     install: (overrides = {}) =>
-      installClaude({ version: VERSION, toolRoot: root, cache: c, log, ...overrides }),
+      installClaude({
+        version: VERSION,
+        toolRoot: root,
+        root: workspace,
+        scratch,
+        cache: c,
+        log,
+        ...overrides,
+      }),
   };
 }
 
-const NPM_RUN = (prefix: string, version = VERSION) =>
-  `install --prefix ${prefix} --no-audit --no-fund @anthropic-ai/claude-code@${version}`;
-
-describe("claudeEnv", () => {
-  it("withholds the runner's credentials and raw inputs, and adds the one credential", () => {
-    const env = claudeEnv(
-      {
-        PATH: "/usr/bin",
-        HOME: "/home/runner",
-        GITHUB_WORKSPACE: "/w",
-        "INPUT_ANTHROPIC-API-KEY": "sk-in",
-        "INPUT_GITHUB-TOKEN": "ghs",
-        ACTIONS_RUNTIME_TOKEN: "rt",
-        ACTIONS_ID_TOKEN_REQUEST_TOKEN: "oidc",
-        ACTIONS_RESULTS_URL: "https://results",
-        GITHUB_TOKEN: "ghs",
-        ANTHROPIC_API_KEY: "ambient",
-        ANTHROPIC_AUTH_TOKEN: "ambient",
-        CLAUDE_CODE_OAUTH_TOKEN: "ambient",
-        UNSET: undefined,
-      },
-      { name: "CLAUDE_CODE_OAUTH_TOKEN", value: "oauth" },
-    );
-    expect(env).toEqual({
-      PATH: "/usr/bin",
-      HOME: "/home/runner",
-      GITHUB_WORKSPACE: "/w",
-      CLAUDE_CODE_OAUTH_TOKEN: "oauth",
-    });
-  });
-});
+const NPM_RUN = (r: Pick<Rig, "prefix" | "npmCache">, version = VERSION) =>
+  `install --prefix ${r.prefix} --cache ${r.npmCache} --prefer-online --no-audit --no-fund @anthropic-ai/claude-code@${version}`;
 
 describe("installClaude", () => {
   it("keys the cache by exact version, platform and architecture", () => {
     expect(claudeCacheKey(VERSION)).toBe(KEY);
   });
 
-  it("on a miss installs with npm into <tool root>/miyabi-claude/<version>, then saves that path", async () => {
+  it("on a miss installs with npm, then saves only npm's content-addressed downloads", async () => {
     const r = await rig();
     const npm = await fakeNpm();
     const bin = await withPath(npm.bin, () => r.install());
     expect(bin).toBe(r.claude);
-    expect(await npm.runs()).toEqual([NPM_RUN(r.prefix)]);
+    expect(await npm.runs()).toEqual([NPM_RUN(r)]);
     // The identical absolute path both times: @actions/cache hashes it into the version.
     expect(r.cache.calls).toEqual([
-      { op: "restore", paths: [r.prefix], key: KEY, restoreKeys: [] },
-      { op: "save", paths: [r.prefix], key: KEY },
+      { op: "restore", paths: [r.npmCache], key: KEY, restoreKeys: [] },
+      { op: "save", paths: [r.npmCache], key: KEY },
     ]);
-    expect([...r.cache.entries.keys()]).toEqual([KEY]);
-    expect(r.log.lines).toEqual([
-      `Installing Claude Code: ${`npm ${NPM_RUN(r.prefix)}`}`,
-      `Saved Claude Code ${VERSION} to the cache as "${KEY}".`,
-    ]);
+    expect(await readdir(r.npmCache, { recursive: true })).toEqual(
+      expect.not.arrayContaining([expect.stringMatching(/index-v5|_logs/)]),
+    );
+    expect(r.log.lines.at(-1)).toBe(
+      `Saved npm's downloads for Claude Code ${VERSION} as "${KEY}".`,
+    );
   });
 
-  it("on a hit uses the restored CLI without running npm", async () => {
+  it("on a hit npm still installs (checking each download), from the restored downloads", async () => {
     const first = await rig();
     const npm = await fakeNpm();
     await withPath(npm.bin, () => first.install());
-    // A fresh runner: another tool root, empty, sharing the cache (the fake restores to the
-    // path it is given; the real cache needs the same path, see the miss test).
-    const second = await rig(first.cache);
+    const second = await rig(first);
     const bin = await withPath(npm.bin, () => second.install());
     expect(bin).toBe(second.claude);
-    expect(await npm.runs()).toHaveLength(1);
+    expect(await npm.runs()).toEqual([NPM_RUN(first), NPM_RUN(second)]);
+    expect(await readdir(second.npmCache, { recursive: true })).toContain(
+      path.join("_cacache", "content-v2", "sha512", "ab", "cd", "ef01"),
+    );
     expect(second.cache.calls.slice(2)).toEqual([
-      { op: "restore", paths: [second.prefix], key: KEY, restoreKeys: [] },
+      { op: "restore", paths: [second.npmCache], key: KEY, restoreKeys: [] },
     ]);
-    expect(second.log.lines).toEqual([
-      `Restored Claude Code ${VERSION} from the cache ("${KEY}"): ${second.claude}`,
-    ]);
+    expect(second.log.lines[0]).toBe(
+      `Restored npm's downloads for Claude Code ${VERSION} from the cache ("${KEY}").`,
+    );
   });
 
-  it("installs again when the entry it restored has no executable, and does not save over it", async () => {
+  it("a crafted entry (an installed claude, npm's index) is refused and never run", async () => {
     const r = await rig();
-    const broken = await freshDir("broken-entry");
-    await mkdir(path.join(broken, "node_modules"), { recursive: true });
-    r.cache.entries.set(KEY, broken);
+    // Saved from the right place, as @actions/cache would: npm's index inside the npm cache,
+    // and an installed claude beside it.
+    const index = path.join(r.npmCache, "_cacache", "index-v5");
+    await mkdir(index, { recursive: true });
+    await writeFile(path.join(index, "entry"), "forged integrity");
+    await executable(r.claude, "echo pwned > /tmp/miyabi-pwned");
+    const archive = path.join(await freshDir("crafted"), "entry.tgz");
+    const names = [r.npmCache, r.prefix].map((p) => path.relative(r.workspace, p));
+    execFileSync("tar", ["-czPf", archive, "-C", r.workspace, ...names]);
+    await rm(r.root, { recursive: true });
+    await mkdir(r.root);
+    r.cache.plant(KEY, archive);
     const npm = await fakeNpm();
     const bin = await withPath(npm.bin, () => r.install());
     expect(bin).toBe(r.claude);
-    expect(await npm.runs()).toEqual([NPM_RUN(r.prefix)]);
-    expect(r.cache.calls.map((c) => c.op)).toEqual(["restore"]);
-    expect(r.log.lines[0]).toBe(
-      `warning: The cache entry "${KEY}" has no ${path.dirname(r.claude)}/claude; installing Claude Code ${VERSION} with npm. Delete the entry (gh cache delete ${KEY}) so that a later job caches a good copy.`,
+    expect(r.log.lines[0]).toMatch(
+      /^warning: Could not restore npm's downloads for Claude Code .*: The cache entry was refused: the member ".*index-v5.*" is not npm's content-addressed data/,
+    );
+    expect(await npm.runs()).toEqual([NPM_RUN(r)]);
+    expect(await readFile(r.claude, "utf8")).not.toContain("pwned");
+  });
+
+  it("when npm refuses the restored downloads (a tampered blob), it reinstalls from the registry", async () => {
+    const first = await rig();
+    const good = await fakeNpm();
+    await withPath(good.bin, () => first.install());
+    const second = await rig(first);
+    // npm fails once, as on EINTEGRITY, then installs.
+    const flag = path.join(await freshDir("flag"), "failed-once");
+    const npm = await fakeNpm({
+      script: `if [ ! -e '${flag}' ]; then touch '${flag}'; echo 'npm error code EINTEGRITY' >&2; exit 1; fi
+mkdir -p "$3/node_modules/.bin"; printf '#!/bin/sh\\nexit 0\\n' > "$3/node_modules/.bin/claude"; chmod +x "$3/node_modules/.bin/claude"`,
+    });
+    const bin = await withPath(npm.bin, () => second.install());
+    expect(bin).toBe(second.claude);
+    expect(await npm.runs()).toHaveLength(2);
+    expect(second.log.lines).toContainEqual(
+      expect.stringMatching(
+        /^warning: npm refused the cached downloads .*EINTEGRITY.*; installing from the registry alone\.$/,
+      ),
     );
   });
 
   it.each([
-    [
-      "returns -1",
-      "refuse",
-      "the cache service did not take it: another job may have saved it first",
-    ],
+    ["is refused", "refuse", "read ECONNRESET"],
     ["throws", "throw", "Path Validation Error: injected"],
   ] as const)("a save that %s is a warning; the CLI is used", async (_what, fault, why) => {
     const r = await rig();
@@ -146,21 +168,7 @@ describe("installClaude", () => {
     const bin = await withPath(npm.bin, () => r.install());
     expect(bin).toBe(r.claude);
     expect(r.log.lines.at(-1)).toBe(
-      `warning: Claude Code ${VERSION} was not saved to the cache as "${KEY}" (${why}); the next job will install it with npm again.`,
-    );
-  });
-
-  it("a second job that raced for the key gets -1: a warning", async () => {
-    const a = await rig();
-    const b = await rig(a.cache);
-    const npm = await fakeNpm();
-    // Both missed before either saved: the second save finds the key taken.
-    const missing: Cache = { restore: async () => undefined, save: (p, k) => a.cache.save(p, k) };
-    await withPath(npm.bin, () => a.install({ cache: missing }));
-    await withPath(npm.bin, () => b.install({ cache: missing }));
-    expect(await npm.runs()).toHaveLength(2);
-    expect(b.log.lines.at(-1)).toMatch(
-      /^warning: Claude Code .* was not saved .*another job may have saved it first/,
+      `warning: npm's downloads for Claude Code ${VERSION} were not saved to the cache as "${KEY}" (${why}); the next job downloads them again.`,
     );
   });
 
@@ -168,12 +176,12 @@ describe("installClaude", () => {
     const r = await rig();
     const saved: string[] = [];
     const cache: Cache = {
-      restore: async () => {
+      download: async () => {
         throw new Error("Key Validation Error: injected");
       },
       save: async (_paths, key) => {
         saved.push(key);
-        return 1;
+        return { ok: true };
       },
     };
     const npm = await fakeNpm();
@@ -181,7 +189,7 @@ describe("installClaude", () => {
     expect(bin).toBe(r.claude);
     expect(saved).toEqual([KEY]);
     expect(r.log.lines[0]).toBe(
-      `warning: Could not restore Claude Code ${VERSION} from the cache ("${KEY}"): Key Validation Error: injected; installing it with npm.`,
+      `warning: Could not restore npm's downloads for Claude Code ${VERSION} from the cache ("${KEY}"): Key Validation Error: injected; npm downloads them.`,
     );
   });
 
@@ -207,6 +215,5 @@ describe("installClaude", () => {
       "Installing @anthropic-ai/claude-code@9.9.9 with npm failed: npm error 404 Not Found. Install it in an earlier step or pass its path with the claude-path input.",
     );
     expect(r.cache.calls.map((c) => c.op)).toEqual(["restore"]);
-    expect(await readdir(r.root)).toEqual([]);
   });
 });

@@ -34,7 +34,11 @@ export async function fakeNpm(
   await writeFile(log, "");
   const body = options.claude ? `exec '${options.claude}' "$@"` : "exit 0";
   const install = [
-    // $3 is the prefix: npm install --prefix <prefix> ...
+    // npm install --prefix <prefix> --cache <cache> ...: $3 is the prefix, $5 npm's cache,
+    // where it leaves a content-addressed download and an index entry.
+    `mkdir -p "$5/_cacache/content-v2/sha512/ab/cd" "$5/_cacache/index-v5/12" "$5/_logs"`,
+    `echo tarball > "$5/_cacache/content-v2/sha512/ab/cd/ef01"`,
+    `echo index > "$5/_cacache/index-v5/12/34"`,
     `mkdir -p "$3/node_modules/.bin"`,
     `printf '#!/bin/sh\\n%s\\n' '${body.replace(/'/g, `'"'"'`)}' > "$3/node_modules/.bin/claude"`,
     `chmod +x "$3/node_modules/.bin/claude"`,

@@ -3,11 +3,18 @@
  * the GitHub API, the log and summary sinks, and a runPhase that records sessions in the real
  * store the way the runner does, without starting Claude.
  */
+import { execFileSync } from "node:child_process";
 import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Session } from "@miyabi/core";
-import { commitPhase, issueStanding, loadPipeline, type RunPhaseOptions } from "@miyabi/runner";
+import {
+  commitPhase,
+  createRedactor,
+  issueStanding,
+  loadPipeline,
+  type RunPhaseOptions,
+} from "@miyabi/runner";
 import {
   type Cache,
   type GitHubApi,
@@ -22,6 +29,10 @@ import {
 } from "../src/index.js";
 import { bareOrigin, sh } from "./git.js";
 
+/**
+ * The cache as the service keeps it: each entry a real archive made the way @actions/cache
+ * makes it (member names relative to the workspace), so restores go through the safe extractor.
+ */
 export class FakeCache implements Cache {
   readonly entries = new Map<string, string>();
   readonly calls: {
@@ -30,9 +41,9 @@ export class FakeCache implements Cache {
     key: string;
     restoreKeys?: string[];
   }[] = [];
-  /** What save does instead of saving: return -1, or throw. */
+  /** What save does instead of saving: refuse with a cause, or throw. */
   saveFault: "refuse" | "throw" | undefined;
-  /** Restore finds nothing, as when the service is down. */
+  /** Lookups fail, as when the service is down. */
   down = false;
 
   constructor(
@@ -40,9 +51,9 @@ export class FakeCache implements Cache {
     private readonly workspace: () => string,
   ) {}
 
-  async restore(paths: string[], primaryKey: string, restoreKeys: string[]) {
+  async download(paths: string[], primaryKey: string, restoreKeys: string[], dir: string) {
     this.calls.push({ op: "restore", paths, key: primaryKey, restoreKeys });
-    if (this.down) return undefined;
+    if (this.down) throw new Error("connect ECONNREFUSED 127.0.0.1:1");
     const keys = [...this.entries.keys()];
     const key =
       keys.find((k) => k === primaryKey) ??
@@ -50,20 +61,29 @@ export class FakeCache implements Cache {
         .map((prefix) => keys.filter((k) => k.startsWith(prefix)).at(-1))
         .find((k) => k !== undefined);
     if (key === undefined) return undefined;
-    await cp(this.entries.get(key) as string, path.resolve(this.workspace(), paths[0] as string), {
-      recursive: true,
-    });
-    return key;
+    const archive = path.join(dir, "cache.tgz");
+    await cp(this.entries.get(key) as string, archive);
+    return { key, archive, compression: "gzip" as const };
+  }
+
+  /** Put a hand-made archive in the cache under `key`. */
+  plant(key: string, archive: string) {
+    this.entries.set(key, archive);
   }
 
   async save(paths: string[], key: string) {
     this.calls.push({ op: "save", paths, key });
-    if (this.saveFault === "refuse" || this.entries.has(key)) return -1;
+    if (this.saveFault === "refuse" || this.entries.has(key)) {
+      return { ok: false as const, cause: "read ECONNRESET" };
+    }
     if (this.saveFault === "throw") throw new Error("Path Validation Error: injected");
-    const snapshot = path.join(this.root, `entry-${this.entries.size}`);
-    await cp(path.resolve(this.workspace(), paths[0] as string), snapshot, { recursive: true });
-    this.entries.set(key, snapshot);
-    return this.entries.size;
+    const archive = path.join(this.root, `entry-${this.entries.size}.tgz`);
+    // As @actions/cache makes it: names relative to the workspace, `../` kept (-P).
+    const workspace = this.workspace();
+    const name = path.relative(workspace, path.resolve(workspace, paths[0] as string));
+    execFileSync("tar", ["-czPf", archive, "-C", workspace, name]);
+    this.entries.set(key, archive);
+    return { ok: true as const };
   }
 }
 
@@ -100,13 +120,15 @@ export class FakeGitHub implements GitHubApi {
     this.calls.push(`list comments ${issueNumber}`);
     return this.comments
       .filter((c) => c.issue === issueNumber)
-      .map(({ id, body }) => ({ id, body }));
+      .map(({ id, body, author }) => ({ id, body, author }));
   }
 
   async createComment(issueNumber: number, body: string) {
     this.calls.push(`create comment ${issueNumber}`);
     if (this.failComments) throw new Error("Resource not accessible by integration");
-    this.comments.push({ id: this.#nextId++, issue: issueNumber, body });
+    const comment = { id: this.#nextId++, issue: issueNumber, body, author: "github-actions[bot]" };
+    this.comments.push(comment);
+    return { id: comment.id, author: comment.author };
   }
 
   async updateComment(commentId: number, body: string) {
@@ -318,10 +340,16 @@ export async function job(
       serverUrl: "https://github.com",
       runId: 100,
       runAttempt: 1,
-      job: "codegen",
     },
     workspace: w.workspace,
-    env: { PATH: "/nonexistent", INPUT_X: "secret", ACTIONS_RUNTIME_TOKEN: "rt", HOME: "/home/x" },
+    tempDir: await mkdtemp(path.join(w.root, "runner-temp-")),
+    redact: createRedactor(["ghs_token", "sk-ant-unit-secret-key", "runtime-token-secret"]),
+    env: {
+      PATH: "/nonexistent",
+      INPUT_X: "secret",
+      ACTIONS_RUNTIME_TOKEN: "runtime-token-secret",
+      HOME: "/home/x",
+    },
     cache: w.cache,
     github: w.github,
     log,

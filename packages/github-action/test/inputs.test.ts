@@ -46,6 +46,8 @@ describe("parseInputs", () => {
       claudePath: undefined,
       push: true,
       pullRequestPhase: undefined,
+      sandbox: "required",
+      allowProtectedPaths: [],
     });
   });
 
@@ -81,6 +83,10 @@ describe("parseInputs", () => {
     [{ "cache-key": "a,b" }, /cannot contain commas/],
     [{ "cache-key-prefix": "my prefix" }, /Input "cache-key-prefix"/],
     [{ "store-path": ".ai/*" }, /without glob characters/],
+    [{ "store-path": "../elsewhere" }, /relative path inside the workspace/],
+    [{ "store-path": "/tmp/sessions" }, /relative path inside the workspace/],
+    [{ "store-path": "." }, /relative path inside the workspace/],
+    [{ sandbox: "maybe" }, /Input "sandbox" is invalid: expected required, auto or off/],
     [{ "claude-version": "latest" }, /expected an exact version/],
     [{ "github-token": "" }, /Input "github-token" is invalid: it is empty/],
   ])("names the input and the fix for %o", (raw, message) => {

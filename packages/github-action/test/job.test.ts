@@ -9,6 +9,7 @@ import {
   claudeCacheKey,
   commentMarker,
   installClaude,
+  MissingCacheKeyError,
   MissingCredentialError,
   PhaseFailedError,
   type PhaseOutputs,
@@ -33,6 +34,10 @@ afterEach(async () => {
   await w.cleanup();
 });
 
+/** A save key: the issue, the session count, run id and attempt, and a random part. */
+const KEY = (sessions: number) =>
+  new RegExp(`^miyabi-sessions-issue-7-${sessions}-100-1-[0-9a-f]{12}$`);
+
 async function run(j: JobRun): Promise<PhaseOutputs> {
   return runPhaseJob(j.options);
 }
@@ -43,11 +48,12 @@ async function chain(phases: string[]): Promise<PhaseOutputs[]> {
   for (const phase of phases) {
     const previous = outputs.at(-1)?.["cache-key"];
     const j = await job(w, { phase, ...(previous ? { "cache-key": previous } : {}) });
-    j.options.context = { ...j.options.context, job: phase };
     outputs.push(await run(j));
   }
   return outputs;
 }
+
+const s0 = (outcome: { sessions: { id: string }[] }) => outcome.sessions[0]?.id ?? "";
 
 async function filesUnder(dir: string): Promise<string> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -79,7 +85,7 @@ describe("trigger", () => {
   it("accepts any of several trigger labels", async () => {
     const j = await job(w, { "trigger-labels": "miyabi, ai: go" });
     j.options.event.label = "ai: go";
-    expect((await run(j)).status).toBe("completed");
+    expect((await run(j)).status).toBe("success");
   });
 });
 
@@ -99,7 +105,7 @@ describe("refusals before anything is restored", () => {
     w.github.permissions.set("bob", role);
     const j = await job(w, {});
     j.options.event.sender = "bob";
-    expect((await run(j)).status).toBe("completed");
+    expect((await run(j)).status).toBe("success");
   });
 
   it("fails on a missing credential before restoring or running", async () => {
@@ -137,24 +143,40 @@ describe("refusals before anything is restored", () => {
 });
 
 describe("restoring", () => {
-  it.each([
-    ["a later phase", { phase: "review" }],
-    ["an exact cache key", { "cache-key": "miyabi-sessions-issue-7-1-99-1-codegen" }],
-  ])("fails clearly when %s finds no store, without running", async (_what, inputs) => {
+  it("a later phase without a cache key fails clearly, without running", async () => {
     const { runner, calls } = fakeRunner();
-    const j = await job(w, inputs, { runner });
+    const j = await job(w, { phase: "review" }, { runner });
+    const error = await run(j).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MissingCacheKeyError);
+    expect(calls).toEqual([]);
+    expect(w.cache.calls).toEqual([]);
+  });
+
+  it("a missing exact key fails clearly, even when the issue has other stores", async () => {
+    await chain(["codegen"]);
+    const { runner, calls } = fakeRunner();
+    const key = "miyabi-sessions-issue-7-1-99-1-gone";
+    const j = await job(w, { phase: "review", "cache-key": key }, { runner });
     const error = await run(j).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SessionsNotRestoredError);
     expect((error as Error).message).toMatch(
-      /^The previous phase's sessions were not found in the cache \(looked for "miyabi-sessions-issue-7-/,
+      /^The previous phase's sessions are not in the cache under "miyabi-sessions-issue-7-1-99-1-gone": .* Only that exact entry will do;/,
     );
     expect(calls).toEqual([]);
-    expect(w.cache.calls.filter((c) => c.op === "save")).toEqual([]);
+    expect(w.cache.calls.at(-1)).toMatchObject({ op: "restore", key, restoreKeys: [] });
+  });
+
+  it("an unreachable cache service: the cause comes first", async () => {
+    w.cache.down = true;
+    const j = await job(w, { phase: "codegen" });
+    await expect(run(j)).rejects.toThrow(
+      /^connect ECONNREFUSED 127\.0\.0\.1:1: the cache service failed while restoring/,
+    );
   });
 
   it("starts a new store for the first phase", async () => {
     const [first] = await chain(["codegen"]);
-    expect(first?.status).toBe("completed");
+    expect(first?.status).toBe("success");
     expect(w.cache.calls[0]).toEqual({
       op: "restore",
       paths: [".ai/sessions"],
@@ -163,14 +185,27 @@ describe("restoring", () => {
     });
   });
 
-  it("falls back to the issue's newest store when the exact key is gone, with a warning", async () => {
+  it("keeps the store out of the workspace while the agent runs", async () => {
     const [first] = await chain(["codegen"]);
-    const j = await job(w, { phase: "review", "cache-key": "miyabi-sessions-issue-7-9-9-9-gone" });
-    const outputs = await run(j);
-    expect(outputs["parent-session-id"]).toBe(first?.["session-id"]);
-    expect(j.log.lines).toContain(
-      `warning: The cache has no entry "miyabi-sessions-issue-7-9-9-9-gone"; continuing from the newest store of issue #7, "${first?.["cache-key"]}".`,
+    let seen: string[] = [];
+    const { runner } = fakeRunner();
+    const j = await job(
+      w,
+      { phase: "review", "cache-key": first?.["cache-key"] ?? "" },
+      {
+        runner: {
+          ...runner,
+          runPhase: async (options) => {
+            seen = await readdir(w.workspace);
+            return runner.runPhase(options);
+          },
+        },
+      },
     );
+    await run(j);
+    expect(seen).not.toContain(".ai");
+    // Once the agents are done, the store is copied to store-path for later steps.
+    expect(await readdir(path.join(w.workspace, ".ai/sessions"))).toContain("sessions.json");
   });
 });
 
@@ -185,10 +220,10 @@ describe("a phase that runs", () => {
       "session-id": session?.id,
       "parent-session-id": "",
       "claude-session-id": "11111111-2222-4333-8444-555555555555",
-      status: "completed",
+      status: "success",
       "next-phase": "review",
       "next-agent": "ReviewAgent",
-      "cache-key": "miyabi-sessions-issue-7-1-100-1-codegen",
+      "cache-key": expect.stringMatching(KEY(1)),
       "cost-usd": "0.0125",
       turns: "3",
       summary: "codegen done",
@@ -202,19 +237,16 @@ describe("a phase that runs", () => {
   it("chains four phases: parent links, one edited comment, state labels to done", async () => {
     const outputs = await chain(["codegen", "review", "test", "deploy"]);
     expect(outputs.map((o) => o["next-phase"])).toEqual(["review", "test", "deploy", ""]);
-    expect(outputs.map((o) => o["cache-key"])).toEqual([
-      "miyabi-sessions-issue-7-1-100-1-codegen",
-      "miyabi-sessions-issue-7-2-100-1-review",
-      "miyabi-sessions-issue-7-3-100-1-test",
-      "miyabi-sessions-issue-7-4-100-1-deploy",
-    ]);
+    expect(outputs.map((o) => o["cache-key"])).toEqual(
+      [1, 2, 3, 4].map((n) => expect.stringMatching(KEY(n))),
+    );
     for (let i = 1; i < 4; i++) {
       expect(outputs[i]?.["parent-session-id"]).toBe(outputs[i - 1]?.["session-id"]);
     }
     expect(w.github.comments).toHaveLength(1);
     const body = w.github.comments[0]?.body ?? "";
     expect(body.startsWith(`${commentMarker(7)}\n`)).toBe(true);
-    expect(body).toContain("Phase **deploy** completed; the pipeline is done.");
+    expect(body).toContain("Phase **deploy** succeeded; the pipeline is done.");
     expect(body.match(/^\| ▶? ?\| \w+Agent \|/gm)).toHaveLength(4);
     expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:done"]);
     expect(w.github.calls.filter((c) => /^(add|remove) /.test(c))).toEqual([
@@ -260,16 +292,36 @@ describe("a phase that runs", () => {
     );
   });
 
-  it("finds the comment by its marker whoever wrote it, and leaves others alone", async () => {
+  it("edits only its own progress comment: a stranger's marker comment is left alone", async () => {
+    const stranger = `${commentMarker(7)}\n<!-- miyabi-sessions:author 0123 -->\nfake progress`;
     w.github.comments.push(
-      { id: 50, issue: 7, body: "Looks good! <!-- miyabi-sessions:issue-7 --> quoted" },
-      { id: 51, issue: 7, body: `${commentMarker(7)}\nold progress` },
-      { id: 52, issue: 8, body: `${commentMarker(8)}\nanother issue` },
+      {
+        id: 50,
+        issue: 7,
+        body: "Looks good! <!-- miyabi-sessions:issue-7 --> quoted",
+        author: "eve",
+      },
+      { id: 51, issue: 7, body: stranger, author: "eve" },
+      {
+        id: 52,
+        issue: 8,
+        body: `${commentMarker(8)}\nanother issue`,
+        author: "github-actions[bot]",
+      },
     );
     await chain(["codegen"]);
-    expect(w.github.comments.map((c) => c.id)).toEqual([50, 51, 52]);
-    expect(w.github.comments[1]?.body).toContain("Phase **codegen** completed; next: **review**.");
-    expect(w.github.comments[2]?.body).toBe(`${commentMarker(8)}\nanother issue`);
+    const own = w.github.comments.find((c) => c.issue === 7 && c.author === "github-actions[bot]");
+    expect(own?.body).toContain("Phase **codegen** succeeded; next: **review**.");
+    expect(w.github.comments.find((c) => c.id === 51)?.body).toBe(stranger);
+    // The stranger copies the action's comment, signature and all: still not taken for it.
+    const copied = own?.body ?? "";
+    w.github.comments.push({ id: 60, issue: 7, body: copied, author: "eve" });
+    w.github.calls.length = 0;
+    await chain(["codegen"]);
+    expect(w.github.comments.find((c) => c.id === 60)?.body).toBe(copied);
+    expect(w.github.calls).toContain(`update comment ${own?.id}`);
+    expect(w.github.calls).not.toContain("update comment 60");
+    expect(w.github.comments.filter((c) => c.issue === 7 && c.author !== "eve")).toHaveLength(1);
   });
 
   it("logs progress on one line each, so agent text cannot issue workflow commands", async () => {
@@ -282,19 +334,22 @@ describe("a phase that runs", () => {
     expect(j.log.lines[start + 2]).toBe("endgroup");
   });
 
-  it("gives the key to Claude only as ANTHROPIC_API_KEY, never to the store or reports", async () => {
+  it("gives the key to the runner's credential proxy only, never to the store or reports", async () => {
     const { runner, calls } = fakeRunner();
     const j = await job(w, {}, { runner });
     await run(j);
     expect(calls[0]?.claude).toMatchObject({
       executable: "/opt/claude/bin/claude",
-      env: { PATH: "/nonexistent", HOME: "/home/x", ANTHROPIC_API_KEY: "sk-ant-unit-secret-key" },
+      credential: { name: "ANTHROPIC_API_KEY", value: "sk-ant-unit-secret-key" },
+      sandbox: "required",
+      allowProtectedPaths: [],
     });
-    expect(Object.keys(calls[0]?.claude.env ?? {}).sort()).toEqual([
-      "ANTHROPIC_API_KEY",
-      "HOME",
-      "PATH",
-    ]);
+    // Nothing of this process's environment is handed on: the runner builds the agent's.
+    expect(calls[0]?.claude.env).toBeUndefined();
+    const hidden = calls[0]?.claude.hiddenPaths ?? [];
+    expect(hidden).toContain(j.options.tempDir);
+    expect(hidden.some((p) => w.workspace.startsWith(p))).toBe(false);
+    expect(calls[0]?.trustedDir).toMatch(/trusted$/);
     expect(JSON.stringify(calls[0]?.issue)).not.toContain("sk-ant");
     const everything = [
       await filesUnder(path.join(w.workspace, ".ai/sessions")),
@@ -306,7 +361,47 @@ describe("a phase that runs", () => {
     expect(everything).not.toContain("sk-ant-unit-secret-key");
   });
 
-  it("passes the OAuth token as CLAUDE_CODE_OAUTH_TOKEN and the Claude options through", async () => {
+  it("redacts every exit: a secret in the agent's answer leaves the job as ***", async () => {
+    const { runner } = fakeRunner();
+    const leaky: typeof runner = {
+      ...runner,
+      runPhase: async (options) => {
+        const outcome = await runner.runPhase(options);
+        const encoded = Buffer.from("ghs_token runtime-token-secret").toString("base64");
+        const summary = `env: ghs_token runtime-token-secret ${encoded} sk-ant-unit-secret-key`;
+        options.onProgress?.({
+          sessionId: s0(outcome),
+          agent: "CodeGenAgent",
+          phase: "CodeGeneration",
+          kind: "text",
+          message: summary,
+          turns: 1,
+          costUsd: null,
+          elapsedMs: 1,
+        });
+        // What the agent answered, as the outputs and the report carry it.
+        const sessions = outcome.sessions.map((s) =>
+          s.result ? { ...s, result: { ...s.result, summary } } : s,
+        );
+        return { ...outcome, sessions };
+      },
+    };
+    const j = await job(w, {}, { runner: leaky });
+    await run(j).catch(() => undefined);
+    const everything = [
+      ...w.summaries,
+      ...w.github.comments.map((c) => c.body),
+      ...j.log.lines,
+      JSON.stringify(j.outputs),
+    ].join("\n");
+    expect(j.outputs?.summary).toContain("***");
+    for (const secret of ["ghs_token", "runtime-token-secret", "sk-ant-unit-secret-key"]) {
+      expect(everything).not.toContain(secret);
+      expect(everything).not.toContain(Buffer.from(secret).toString("base64").slice(0, 12));
+    }
+  });
+
+  it("passes the OAuth token as the credential and the Claude options through", async () => {
     const { runner, calls } = fakeRunner();
     const j = await job(
       w,
@@ -318,19 +413,23 @@ describe("a phase that runs", () => {
         "max-turns": "7",
         "timeout-minutes": "1.5",
         "handoff-mode": "fork",
+        sandbox: "off",
       },
       { runner },
     );
     await run(j);
     expect(calls[0]?.claude).toMatchObject({
-      env: { CLAUDE_CODE_OAUTH_TOKEN: "oauth-value" },
+      credential: { name: "CLAUDE_CODE_OAUTH_TOKEN", value: "oauth-value" },
       model: "claude-opus-4-1",
       extraArgs: ["--append-system-prompt", "be brief", "--add-dir", "/tmp/a b"],
       maxTurns: 7,
       timeoutMs: 90_000,
       mode: "fork",
+      sandbox: "off",
     });
-    expect(calls[0]?.claude.env).not.toHaveProperty("ANTHROPIC_API_KEY");
+    // A conscious widening, flagged where people look.
+    expect(w.summaries[0]).toContain("> [!WARNING]\n> sandbox off");
+    expect(w.github.comments[0]?.body).toContain("sandbox off");
   });
 
   it("installs Claude only when no path is given and none is on PATH", async () => {
@@ -351,21 +450,28 @@ describe("installing Claude through the Actions cache", () => {
     const toolRoot = path.join(w.root, "tool-cache");
     // The session store's saves go through; only the CLI's throws.
     const cliCache: Cache = {
-      restore: (paths, key, restoreKeys) => w.cache.restore(paths, key, restoreKeys),
+      download: (...args) => w.cache.download(...args),
       save: async () => {
         throw new Error("Cache service responded with 503");
       },
     };
     const j = await job(w, { "claude-path": "", "claude-version": "2.1.400" }, { runner });
     j.options.installClaude = (version) =>
-      installClaude({ version, toolRoot, cache: cliCache, log: j.log });
+      installClaude({
+        version,
+        toolRoot,
+        root: w.workspace,
+        scratch: path.join(w.root, "claude-scratch"),
+        cache: cliCache,
+        log: j.log,
+      });
     const outputs = await withPath(npm.bin, () => run(j));
-    expect(outputs.status).toBe("completed");
+    expect(outputs.status).toBe("success");
     expect(calls[0]?.claude.executable).toBe(
       path.join(toolRoot, "miyabi-claude", "2.1.400", "node_modules", ".bin", "claude"),
     );
     expect(j.log.lines).toContain(
-      `warning: Claude Code 2.1.400 was not saved to the cache as "${claudeCacheKey("2.1.400")}" (Cache service responded with 503); the next job will install it with npm again.`,
+      `warning: npm's downloads for Claude Code 2.1.400 were not saved to the cache as "${claudeCacheKey("2.1.400")}" (Cache service responded with 503); the next job downloads them again.`,
     );
     expect([...w.cache.entries.keys()]).toEqual([outputs["cache-key"]]);
   });
@@ -373,27 +479,28 @@ describe("installing Claude through the Actions cache", () => {
 
 describe("failures after the phase ran are reported first", () => {
   it.each([
-    ["returns -1", "refuse", /the cache service did not take it/],
-    ["throws", "throw", /Path Validation Error: injected/],
+    ["is refused", "refuse", /^read ECONNRESET: the session store could not be saved/],
+    ["throws", "throw", /^Path Validation Error: injected: the session store could not be saved/],
   ] as const)(
-    "save that %s fails the job with the result still reported",
-    async (_what, fault, detail) => {
+    "a save that %s fails the job, cause first, and the issue says so",
+    async (_what, fault, cause) => {
       w.cache.saveFault = fault;
       const j = await job(w, {});
       const error = await run(j).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CacheSaveError);
-      expect((error as Error).message).toMatch(
-        /^The session store could not be saved to the cache under "miyabi-sessions-issue-7-1-100-1-codegen": /,
+      const message = (error as Error).message;
+      expect(message).toMatch(cause);
+      // Where the work was left, for an artifact step or a re-run.
+      expect(message).toContain(
+        `The sessions are left in ${path.join(w.workspace, ".ai/sessions")}`,
       );
-      expect((error as Error).message).toMatch(detail);
-      expect(j.outputs).toMatchObject({
-        status: "completed",
-        "cache-key": "",
-        "next-phase": "review",
-      });
+      expect(j.outputs).toMatchObject({ status: "failed", "cache-key": "", "next-phase": "" });
       expect(w.summaries[0]).toContain("| ▶ | CodeGenAgent | CodeGeneration | Completed |");
-      expect(w.github.comments[0]?.body).toContain("Phase **codegen** completed");
-      expect(w.github.comments[0]?.body).not.toContain("Sessions saved in the Actions cache");
+      const comment = w.github.comments[0]?.body ?? "";
+      expect(comment).toContain("Phase **codegen** failed; the pipeline stopped.");
+      expect(comment).toMatch(/```text\n(read ECONNRESET|Path Validation Error)/);
+      expect(comment).not.toContain("Sessions saved in the Actions cache");
+      expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:failed"]);
     },
   );
 
@@ -403,11 +510,13 @@ describe("failures after the phase ran are reported first", () => {
     expect(error).toBeInstanceOf(PhaseFailedError);
     expect((error as Error).message).toContain("Phase codegen failed: the agent gave up.");
     expect(j.outputs).toMatchObject({ status: "failed", "next-phase": "", "next-agent": "" });
-    expect(j.outputs?.["cache-key"]).toBe("miyabi-sessions-issue-7-1-100-1-codegen");
+    expect(j.outputs?.["cache-key"]).toMatch(KEY(1));
     expect(w.cache.entries.size).toBe(1);
     expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:failed"]);
     expect(w.github.comments[0]?.body).toContain("Phase **codegen** failed; the pipeline stopped.");
-    expect(w.github.comments[0]?.body).toContain("```text\nthe agent gave up\n```");
+    expect(w.github.comments[0]?.body).toContain(
+      "```text\nPhase codegen failed: the agent gave up.",
+    );
   });
 
   it("a runner that throws still closes, saves and reports, then fails with its error", async () => {
@@ -421,10 +530,23 @@ describe("failures after the phase ran are reported first", () => {
   it("a comment the token may not write is a warning, not a lost phase", async () => {
     w.github.failComments = true;
     const j = await job(w, {});
-    expect((await run(j)).status).toBe("completed");
+    expect((await run(j)).status).toBe("success");
     expect(j.log.lines).toContain(
       "warning: Could not update the progress comment (the github-token needs issues: write): Resource not accessible by integration.",
     );
+  });
+});
+
+describe("parallel legs", () => {
+  it("two matrix legs identical in every input save under distinct keys", async () => {
+    const [codegen] = await chain(["codegen"]);
+    const from = { phase: "review", "cache-key": codegen?.["cache-key"] ?? "" };
+    const a = await run(await job(w, from));
+    const b = await run(await job(w, from));
+    expect(a["cache-key"]).toMatch(KEY(2));
+    expect(b["cache-key"]).toMatch(KEY(2));
+    expect(a["cache-key"]).not.toBe(b["cache-key"]);
+    expect(w.cache.entries.size).toBe(3);
   });
 });
 
@@ -432,9 +554,8 @@ describe("fan-in with merge-cache-keys", () => {
   it("folds the stores of parallel jobs into this job's store before running", async () => {
     const [codegen] = await chain(["codegen"]);
     const parallel: PhaseOutputs[] = [];
-    for (const name of ["review-a", "review-b"]) {
+    for (let leg = 0; leg < 2; leg++) {
       const j = await job(w, { phase: "review", "cache-key": codegen?.["cache-key"] ?? "" });
-      j.options.context = { ...j.options.context, job: name };
       parallel.push(await run(j));
     }
     const merge = await job(w, {
@@ -442,7 +563,6 @@ describe("fan-in with merge-cache-keys", () => {
       "cache-key": parallel[0]?.["cache-key"] ?? "",
       "merge-cache-keys": parallel[1]?.["cache-key"] ?? "",
     });
-    merge.options.context = { ...merge.options.context, job: "test" };
     const outputs = await run(merge);
 
     const store = await SessionStore.open({ dir: path.join(w.workspace, ".ai/sessions") });
@@ -455,7 +575,7 @@ describe("fan-in with merge-cache-keys", () => {
       "TestAgent",
     ]);
     expect(sessions[0]?.childSessions).toEqual(parallel.map((p) => p["session-id"]));
-    expect(outputs["cache-key"]).toBe("miyabi-sessions-issue-7-4-100-1-test");
+    expect(outputs["cache-key"]).toMatch(KEY(4));
     expect(merge.log.lines).toContain(
       "Merged a parallel job's store: 1 sessions added, 1 updated, 0 conflicts.",
     );
@@ -464,17 +584,21 @@ describe("fan-in with merge-cache-keys", () => {
     ]);
   });
 
-  it("fails when a store to merge is missing, leaving the job's own store in place", async () => {
+  it("fails when a store to merge is missing, running nothing", async () => {
     const [codegen] = await chain(["codegen"]);
-    const j = await job(w, {
-      phase: "review",
-      "cache-key": codegen?.["cache-key"] ?? "",
-      "merge-cache-keys": "miyabi-sessions-issue-7-1-100-1-nope",
-    });
-    await expect(run(j)).rejects.toThrow(
-      /^The sessions to merge \(merge-cache-keys\) were not found in the cache \(looked for "miyabi-sessions-issue-7-1-100-1-nope"\)/,
+    const { runner, calls } = fakeRunner();
+    const j = await job(
+      w,
+      {
+        phase: "review",
+        "cache-key": codegen?.["cache-key"] ?? "",
+        "merge-cache-keys": "miyabi-sessions-issue-7-1-100-1-nope",
+      },
+      { runner },
     );
-    expect(await readdir(path.join(w.workspace, ".ai"))).toEqual(["sessions"]);
-    expect(await readdir(path.join(w.workspace, ".ai/sessions"))).toContain("sessions.json");
+    await expect(run(j)).rejects.toThrow(
+      /^The sessions to merge \(merge-cache-keys\) are not in the cache under "miyabi-sessions-issue-7-1-100-1-nope"/,
+    );
+    expect(calls).toEqual([]);
   });
 });

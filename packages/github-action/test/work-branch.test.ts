@@ -9,6 +9,8 @@ import {
   type PhaseOutputs,
   PullRequestError,
   PushRejectedError,
+  patchPaths,
+  refusedPath,
   runPhaseJob,
   WorkBranchError,
 } from "../src/index.js";
@@ -52,7 +54,7 @@ async function phase(
       runner,
     },
   );
-  j.options.context = { ...j.options.context, job: name, runAttempt: o.attempt ?? 1 };
+  j.options.context = { ...j.options.context, runAttempt: o.attempt ?? 1 };
   return runPhaseJob(j.options);
 }
 
@@ -157,8 +159,10 @@ describe("pushing to the issue's branch", () => {
       /^Pushing the phase's commits to miyabi\/issue-7 was rejected: its new commits on origin conflict with this phase's/,
     );
     expect(subjects()[0]).toBe("foreign change");
-    // Reported first, and the store saved for a re-run.
-    expect(j.outputs?.status).toBe("completed");
+    // Reported as failed, with the store saved for a re-run.
+    expect(j.outputs?.status).toBe("failed");
+    expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:failed"]);
+    expect(w.github.comments[0]?.body).toContain("Phase **review** failed; the pipeline stopped.");
     expect(w.cache.entries.size).toBe(2);
     expect(sh(w.workspace, "status", "--porcelain")).toBe("");
   });
@@ -175,7 +179,7 @@ describe("pushing to the issue's branch", () => {
     const error = await runPhaseJob(j.options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkBranchError);
     expect((error as Error).message).toContain("permissions: contents: write");
-    expect(j.outputs?.status).toBe("completed");
+    expect(j.outputs?.status).toBe("failed");
   });
 
   it("a pull request the token may not open fails the job after reporting", async () => {
@@ -227,3 +231,52 @@ function foreignPush(file: string): void {
   sh(clone, "commit", "--quiet", "-m", "foreign change");
   sh(clone, "push", "--quiet", "origin", `HEAD:refs/heads/${BRANCH}`);
 }
+
+describe("nothing to propose", () => {
+  it("GitHub's 422 'No commits between' is nothing to propose, not a permission problem", async () => {
+    w.github.createPull = async () => {
+      throw new Error("Validation Failed: No commits between main and miyabi/issue-7");
+    };
+    const j = await job(w, { phase: "codegen", "pull-request-phase": "codegen" });
+    const outputs = await runPhaseJob(j.options);
+    expect(outputs.status).toBe("nothing to propose");
+    expect(outputs["pull-request-url"]).toBe("");
+    expect(w.summaries[0]).toContain("finished with nothing to propose");
+    expect(w.summaries[0]).not.toContain("pull-requests: write");
+    expect(w.github.issues.get(7)?.labels).toEqual(["miyabi", "miyabi:done"]);
+  });
+});
+
+describe("patches carried in the store", () => {
+  it("reads every path a series touches, renames from and to", async () => {
+    const repo = mkdtempSync(path.join(w.root, "p-"));
+    sh(repo, "init", "-q");
+    writeFileSync(path.join(repo, "a.txt"), "a\n");
+    mkdirSync(path.join(repo, ".github"));
+    writeFileSync(path.join(repo, ".github", "wé.yml"), "on: push\n");
+    sh(repo, "add", ".");
+    sh(repo, "commit", "-qm", "a");
+    sh(repo, "mv", "a.txt", "b.txt");
+    // Moving a workflow away deletes it: the old name (git quotes it) counts too.
+    sh(repo, "mv", ".github/wé.yml", "w.yml");
+    mkdirSync(path.join(repo, ".claude"));
+    writeFileSync(path.join(repo, ".claude", "settings.json"), "{}\n");
+    sh(repo, "add", "-A");
+    sh(repo, "commit", "-qm", "b");
+    const file = path.join(repo, "series.patch");
+    writeFileSync(file, sh(repo, "format-patch", "--stdout", "-M", "HEAD~1..HEAD"));
+    expect((await patchPaths(repo, file)).sort()).toEqual([
+      ".claude/settings.json",
+      ".github/wé.yml",
+      "a.txt",
+      "b.txt",
+      "w.yml",
+    ]);
+    expect(refusedPath(".claude/settings.json", [])).toBe(true);
+    expect(refusedPath(".claude/settings.json", [".claude"])).toBe(false);
+    expect(refusedPath(".github/workflows/ci.yml", [".github/workflows/ci.yml"])).toBe(false);
+    expect(refusedPath(".github/workflows/evil.yml", [".github/workflows/ci.yml"])).toBe(true);
+    expect(refusedPath("src/CLAUDE.md", [])).toBe(true);
+    expect(refusedPath("src/index.ts", [])).toBe(false);
+  });
+});

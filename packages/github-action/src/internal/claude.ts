@@ -4,6 +4,7 @@ import path from "node:path";
 import { findOnPath } from "@miyabi/runner";
 import { ClaudeInstallError, messageOf } from "./errors.js";
 import type { Cache, Logger } from "./ports.js";
+import { extractStore, type Layout } from "./safe-extract.js";
 
 export type Env = Record<string, string | undefined>;
 
@@ -13,43 +14,30 @@ export interface Credential {
   value: string;
 }
 
-// The runner's own credentials: the agent executes tools that issue text can steer, so the
-// cache token, OIDC request token, GitHub token and raw inputs (secrets included) stay here.
-const WITHHELD =
-  /^(?:INPUT_|ACTIONS_)|^(?:GITHUB_TOKEN|ANTHROPIC_API_KEY|ANTHROPIC_AUTH_TOKEN|CLAUDE_CODE_OAUTH_TOKEN)$/;
-
-/** The environment for the Claude process: this process's, less credentials, plus `credential`. */
-export function claudeEnv(base: Env, credential: Credential): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(base)) {
-    if (value !== undefined && !WITHHELD.test(name)) env[name] = value;
-  }
-  env[credential.name] = credential.value;
-  return env;
-}
-
 export interface InstallClaudeOptions {
   /** An exact release (the inputs schema checked it): it names the directory and the key. */
   version: string;
   /**
    * Where the CLI goes: RUNNER_TOOL_CACHE (`/opt/hostedtoolcache` on every GitHub-hosted
    * Linux runner), else RUNNER_TEMP. It must be the same absolute path in every job, because
-   * @actions/cache hashes the path strings into the entry's version: a job whose prefix
-   * differs misses the entry and installs again. (The archive stores the path relative to
-   * the workspace, `/home/runner/work/<repo>/<repo>` in every hosted job, so it extracts back
-   * to the same place.)
+   * @actions/cache hashes the path strings into the entry's version.
    */
   toolRoot: string;
+  /** The directory cache member names are relative to (the workspace). */
+  root: string;
+  /** A private directory for the download and extraction. */
+  scratch: string;
   cache: Cache;
   log: Pick<Logger, "info" | "warning">;
 }
 
 /**
- * The one key the CLI is cached under. No restore keys: only this exact version will do, and
- * the npm package carries a platform-specific native binary, hence platform and architecture.
+ * The one key npm's downloads for the CLI are cached under. No restore keys: only this exact
+ * version will do, and the npm package carries a platform-specific native binary, hence
+ * platform and architecture.
  */
 export function claudeCacheKey(version: string): string {
-  return `miyabi-claude-${version}-${process.platform}-${process.arch}`;
+  return `miyabi-claude-npm-${version}-${process.platform}-${process.arch}`;
 }
 
 /** The `claude` in `binDir`, if there is an executable one. */
@@ -59,62 +47,109 @@ const installedIn = (binDir: string) => findOnPath("claude", binDir);
 interface Install extends InstallClaudeOptions {
   prefix: string;
   binDir: string;
+  /** npm's cache directory (`--cache`), whose downloads travel in the Actions cache. */
+  npmCache: string;
   key: string;
 }
+
+/*
+ * The Actions cache is writable by any workflow of the repository, so nothing executable comes
+ * from it. It carries only npm's content-addressed store (`_cacache/content-v2`: each blob
+ * named by its own sha512), never npm's index or an installed tree. Every job runs `npm
+ * install`, which takes the package's integrity from the registry and reads a blob only when
+ * its digest matches: a tampered blob is refused by npm (the action then reinstalls from the
+ * registry), and a forged one is never asked for.
+ */
+const NPM_CONTENT_LAYOUT: Layout = {
+  maxDepth: 8,
+  refuse: (parts) =>
+    parts[0] === "_cacache" &&
+    (parts.length === 1 || parts[1] === "content-v2") &&
+    !parts.some((part) => part.startsWith("."))
+      ? undefined
+      : "is not npm's content-addressed data",
+};
 
 /**
  * Return the CLI's executable at `version`, installed under `<toolRoot>/miyabi-claude/<version>`:
  * a copy left by an earlier job on this runner (the tool cache of a self-hosted runner
- * persists), else the copy in the Actions cache (every GitHub-hosted job is a fresh machine,
- * and npm would download ~190 MB each time), else a new npm install, which is then cached.
- * The cache only saves time: when it fails, the job installs with npm and carries on.
+ * persists), else a new npm install, its downloads taken from the Actions cache when it holds
+ * them (every GitHub-hosted job is a fresh machine, and the package is ~190 MB) and saved
+ * there otherwise. The cache only saves time: when it fails, npm downloads and the job carries on.
  */
 export async function installClaude(o: InstallClaudeOptions): Promise<string> {
-  const { version, cache, log } = o;
+  const { version, log } = o;
   const prefix = path.join(o.toolRoot, "miyabi-claude", version);
   const binDir = path.join(prefix, "node_modules", ".bin");
-  const key = claudeCacheKey(version);
-  const install: Install = { ...o, prefix, binDir, key };
+  const npmCache = path.join(o.toolRoot, "miyabi-claude", "npm-cache");
+  const install: Install = { ...o, prefix, binDir, npmCache, key: claudeCacheKey(version) };
   const earlier = await installedIn(binDir);
   if (earlier) {
     log.info(`Using Claude Code ${version} installed earlier at ${earlier}`);
     return earlier;
   }
-
-  let restored: string | undefined;
+  if (!(await restoreDownloads(install))) {
+    const installed = await npmInstall(install);
+    await saveDownloads(install);
+    return installed;
+  }
   try {
-    restored = await cache.restore([prefix], key, []);
+    return await npmInstall(install);
   } catch (error) {
     log.warning(
-      `Could not restore Claude Code ${version} from the cache ("${key}"): ${messageOf(error)}; installing it with npm.`,
+      `npm refused the cached downloads for Claude Code ${version} (${messageOf(error)}); installing from the registry alone.`,
     );
-  }
-  if (restored === key) {
-    const executable = await installedIn(binDir);
-    if (executable) {
-      log.info(`Restored Claude Code ${version} from the cache ("${key}"): ${executable}`);
-      return executable;
-    }
-    // Entries cannot be replaced, so saving again would be refused: say how to clear it.
-    log.warning(
-      `The cache entry "${key}" has no ${binDir}/claude; installing Claude Code ${version} with npm. Delete the entry (gh cache delete ${key}) so that a later job caches a good copy.`,
-    );
-    // Whatever half an entry extracted must not mix with what npm installs.
+    await fs.rm(npmCache, { recursive: true, force: true });
     await fs.rm(prefix, { recursive: true, force: true });
     return npmInstall(install);
   }
+}
 
-  const installed = await npmInstall(install);
-  await saveInstall(install);
-  return installed;
+/** Put the cached downloads in npm's cache directory; false on a miss or any trouble. */
+async function restoreDownloads(o: Install): Promise<boolean> {
+  await fs.mkdir(o.scratch, { recursive: true, mode: 0o700 });
+  const dir = await fs.mkdtemp(path.join(o.scratch, "claude-"));
+  try {
+    const entry = await o.cache.download([o.npmCache], o.key, [], dir);
+    if (entry?.key !== o.key) return false;
+    const into = path.join(dir, "npm-cache");
+    await fs.mkdir(into);
+    await extractStore({
+      archive: entry.archive,
+      compression: entry.compression,
+      root: o.root,
+      storeDir: o.npmCache,
+      into,
+      layout: NPM_CONTENT_LAYOUT,
+    });
+    await fs.rm(o.npmCache, { recursive: true, force: true });
+    await fs.mkdir(path.dirname(o.npmCache), { recursive: true });
+    await fs.rename(into, o.npmCache);
+    o.log.info(
+      `Restored npm's downloads for Claude Code ${o.version} from the cache ("${o.key}").`,
+    );
+    return true;
+  } catch (error) {
+    o.log.warning(
+      `Could not restore npm's downloads for Claude Code ${o.version} from the cache ("${o.key}"): ${messageOf(error)}; npm downloads them.`,
+    );
+    return false;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** npm install without a shell: the version was validated, and nothing else reaches the line. */
-async function npmInstall({ version, prefix, binDir, log }: Install): Promise<string> {
+async function npmInstall({ version, prefix, binDir, npmCache, log }: Install): Promise<string> {
   const args = [
     "install",
     "--prefix",
     prefix,
+    "--cache",
+    npmCache,
+    // The package's metadata (and so the integrity each download must match) always comes
+    // from the registry; only content-addressed downloads come from the cache.
+    "--prefer-online",
     "--no-audit",
     "--no-fund",
     `@anthropic-ai/claude-code@${version}`,
@@ -141,22 +176,27 @@ async function npmInstall({ version, prefix, binDir, log }: Install): Promise<st
 }
 
 /**
- * Unlike the session store, nothing is lost when the CLI is not cached: a later job installs
- * it again. So a refusal (-1: parallel jobs that both missed race for the key, or the service
- * is failing) or a throw is a warning, never the job's failure.
+ * Save npm's content-addressed downloads (only those: its index is metadata a forger could
+ * write). Nothing is lost when this fails (a later job downloads again), so a refusal or a
+ * throw is a warning, never the job's failure.
  */
-async function saveInstall({ version, prefix, key, cache, log }: Install): Promise<void> {
+async function saveDownloads({ version, npmCache, key, cache, log }: Install): Promise<void> {
   const notSaved = (why: string) =>
     log.warning(
-      `Claude Code ${version} was not saved to the cache as "${key}" (${why}); the next job will install it with npm again.`,
+      `npm's downloads for Claude Code ${version} were not saved to the cache as "${key}" (${why}); the next job downloads them again.`,
     );
   try {
-    const id = await cache.save([prefix], key);
-    if (id === -1) {
-      notSaved("the cache service did not take it: another job may have saved it first");
-    } else {
-      log.info(`Saved Claude Code ${version} to the cache as "${key}".`);
+    for (const name of await fs.readdir(npmCache).catch(() => [])) {
+      if (name !== "_cacache") await fs.rm(path.join(npmCache, name), { recursive: true });
     }
+    for (const name of await fs.readdir(path.join(npmCache, "_cacache")).catch(() => [])) {
+      if (name !== "content-v2") {
+        await fs.rm(path.join(npmCache, "_cacache", name), { recursive: true });
+      }
+    }
+    const saved = await cache.save([npmCache], key);
+    if (saved.ok) log.info(`Saved npm's downloads for Claude Code ${version} as "${key}".`);
+    else notSaved(saved.cause);
   } catch (error) {
     notSaved(messageOf(error));
   }

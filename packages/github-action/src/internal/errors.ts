@@ -51,7 +51,16 @@ export class SessionsNotRestoredError extends MiyabiError {
   constructor(what: string, keys: readonly string[]) {
     super(
       "SESSIONS_NOT_RESTORED",
-      `${what} were not found in the cache (looked for ${keys.map((k) => `"${k}"`).join(", ")}); the cache service may be unreachable (see the warning above) or the entry may have been evicted. Re-run the job that wrote them, or start the pipeline again from its first phase. Nothing was run.`,
+      `${what} are not in the cache under ${keys.map((k) => `"${k}"`).join(", ")}: the entry may have been evicted or deleted, or the key mistyped. Only that exact entry will do; re-run the job that wrote it, or start the pipeline again from its first phase. Nothing was run.`,
+    );
+  }
+}
+
+export class MissingCacheKeyError extends MiyabiError {
+  constructor() {
+    super(
+      "CACHE_KEY_MISSING",
+      "A phase after the first needs the exact store the previous phase saved: pass that job's cache-key output as this job's cache-key input. Nothing was run.",
     );
   }
 }
@@ -59,10 +68,13 @@ export class SessionsNotRestoredError extends MiyabiError {
 export class CacheSaveError extends MiyabiError {
   readonly key: string;
 
-  constructor(key: string, detail: string, options?: { cause?: unknown }) {
+  constructor(key: string, cause: string, copy: string | undefined, options?: { cause?: unknown }) {
+    const where = copy
+      ? `The sessions are left in ${copy} (upload it with actions/upload-artifact in an \`if: failure()\` step to keep them)`
+      : "The sessions could not be copied out of the job's temporary directory";
     super(
       "CACHE_SAVE_FAILED",
-      `The session store could not be saved to the cache under "${key}": ${detail}. The phase result is in the job summary and the issue comment, but the next phase cannot continue from it; re-run this job.`,
+      `${cause}: the session store could not be saved to the cache under "${key}". ${where}; the phase's commits are on the work branch or in that store. Re-run this job once the cache service works.`,
       options,
     );
     this.key = key;
@@ -76,6 +88,19 @@ export class PhaseFailedError extends MiyabiError {
     super(
       "PHASE_FAILED",
       `Phase ${step} failed: ${detail}. The job summary and the issue comment show its sessions; fix the cause and re-run this job to retry the phase.`,
+    );
+    this.step = step;
+  }
+}
+
+/** The agents finished, but some of their tool calls were denied: the pipeline stops here. */
+export class PartialPhaseError extends MiyabiError {
+  readonly step: string;
+
+  constructor(step: string, denied: string) {
+    super(
+      "PHASE_PARTIAL",
+      `Phase ${step} finished, but tool calls were denied (${denied}), so the pipeline stopped here. Its commits were kept. Look at what the agents tried in the job log; if the calls were legitimate, widen the step's allowedTools, then re-run this job or start the next phase.`,
     );
     this.step = step;
   }
@@ -125,5 +150,60 @@ export class PullRequestError extends MiyabiError {
       `The pull request for ${branch} could not be opened or updated: ${detail}. The branch is pushed; give the github-token pull-requests: write permission and re-run this job, or open the pull request by hand.`,
       options,
     );
+  }
+}
+
+/** The checkout's persisted credentials could not be read or removed: no agent may run. */
+export class CheckoutCredentialsError extends MiyabiError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      "CHECKOUT_CREDENTIALS",
+      `Could not remove the credentials actions/checkout left in the repository's git config (${detail}); no agent ran, since it could have read them. Check out with persist-credentials: false.`,
+      options,
+    );
+  }
+}
+
+/** A cache entry holds something no session store holds; nothing of it was used. */
+export class UnsafeArchiveError extends MiyabiError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(
+      "UNSAFE_ARCHIVE",
+      `The cache entry was refused: ${detail}. Nothing of it was used. Someone may have written a crafted entry to the repository's Actions cache; delete it (gh cache delete <key>) and re-run the pipeline from a trusted store.`,
+      options,
+    );
+  }
+}
+
+/** The cache service failed while looking up or downloading a store; the cause comes first. */
+export class CacheRestoreError extends MiyabiError {
+  constructor(keys: readonly string[], cause: string, options?: { cause?: unknown }) {
+    super(
+      "CACHE_RESTORE_FAILED",
+      `${cause}: the cache service failed while restoring the session store (${keys.map((k) => `"${k}"`).join(", ")}). Nothing was run; re-run the job.`,
+      options,
+    );
+  }
+}
+
+export class StorePathError extends MiyabiError {
+  constructor(storePath: string, why: string) {
+    super(
+      "STORE_PATH_INVALID",
+      `Input "store-path" is invalid: "${storePath}": ${why}. Use a relative directory such as .ai/sessions.`,
+    );
+  }
+}
+
+/** A carried patch touches files that steer agents or workflows; it is never applied. */
+export class ProtectedPatchError extends MiyabiError {
+  readonly paths: readonly string[];
+
+  constructor(file: string, paths: readonly string[]) {
+    super(
+      "PROTECTED_PATCH",
+      `The patch ${file} was refused: it changes ${paths.map((p) => `"${p}"`).join(", ")}, which steer agents or workflows (.claude/, .mcp.json, CLAUDE.md, .miyabi/, .github/, .git*). Nothing was applied or run. If the pipeline must change them, name them in the allow-protected-paths input.`,
+    );
+    this.paths = paths;
   }
 }

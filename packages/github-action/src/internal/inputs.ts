@@ -77,7 +77,14 @@ export const ActionInputsSchema = z
     "store-path": input(
       z
         .string()
-        .regex(/^[^*?[\]!,\n\r]+$/, "use a plain directory path, without glob characters")
+        .regex(/^[^*?[\]!,\n\r\\]+$/, "use a plain directory path, without glob characters")
+        .refine(
+          (value) =>
+            !value.startsWith("/") &&
+            value.split("/").every((part) => part !== "..") &&
+            value.split("/").some((part) => part !== "" && part !== "."),
+          "use a relative path inside the workspace, without ..",
+        )
         .default(".ai/sessions"),
     ),
     "cache-key": input(cacheKey.optional()),
@@ -107,6 +114,12 @@ export const ActionInputsSchema = z
         .default(true),
     ),
     "pull-request-phase": input(z.string().optional()),
+    sandbox: input(
+      z
+        .enum(["required", "auto", "off"], { error: "expected required, auto or off" })
+        .default("required"),
+    ),
+    "allow-protected-paths": input(list.default([])),
   })
   .transform((raw) => ({
     phase: raw.phase,
@@ -129,6 +142,8 @@ export const ActionInputsSchema = z
     claudePath: raw["claude-path"],
     push: raw.push,
     pullRequestPhase: raw["pull-request-phase"],
+    sandbox: raw.sandbox,
+    allowProtectedPaths: raw["allow-protected-paths"],
   }));
 
 export type ActionInputs = z.output<typeof ActionInputsSchema>;

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { type Session, SessionStore } from "@miyabi/core";
 import {
+  type ClaudeSettings,
   findOnPath,
   findStep,
   type IssueData,
@@ -10,41 +11,34 @@ import {
   type PipelineDefinition,
   type PipelineStep,
   type ProgressEvent,
+  type Redactor,
+  widenings,
 } from "@miyabi/runner";
-import { type Credential, claudeEnv, type Env } from "./claude.js";
+import type { Credential, Env } from "./claude.js";
+import { gitAuthEnv, remoteServer, removeCheckoutCredentials } from "./credentials.js";
 import {
   ActionInputError,
-  CacheSaveError,
   MissingCredentialError,
   messageOf,
+  PartialPhaseError,
   PhaseFailedError,
-  PullRequestError,
   SenderNotAllowedError,
-  SessionsNotRestoredError,
   UnknownPhaseError,
-  WorkBranchError,
 } from "./errors.js";
+import { redactExits } from "./exits.js";
 import type { ActionInputs } from "./inputs.js";
-import type { Cache, GitHubApi, Logger, PullRequest, Runner, Summary } from "./ports.js";
-import { upsertPullRequest } from "./pull-request.js";
 import {
-  commentMarker,
-  formatCost,
-  formatDuration,
-  type JobStatus,
-  type PhaseReport,
-  renderReport,
-} from "./report.js";
-import { exists, issueKeyPrefix, type RunIdentity, restoreParts, saveKey } from "./store-cache.js";
-import {
-  applyPatches,
-  checkoutWorkBranch,
-  excludeFromCommits,
-  headCommit,
-  pushWorkBranch,
-  remoteDefaultBranch,
-  writePatch,
-} from "./work-branch.js";
+  DONE_LABEL,
+  FAILED_LABEL,
+  IssueStatus,
+  PARTIAL_LABEL,
+  stateLabel,
+} from "./issue-status.js";
+import { EMPTY_OUTPUTS, goesOn, type PhaseOutputs, phaseOutputs } from "./outputs.js";
+import { type Published, prepareWork, publishWork, snapshotTrusted } from "./phase-work.js";
+import type { Cache, GitHubApi, Logger, Runner, Summary } from "./ports.js";
+import { formatCost, formatDuration, type JobStatus, renderReport } from "./report.js";
+import { type RunIdentity, restoreStore, type StorePlaces, saveStore } from "./store-cache.js";
 
 /** The parts of the triggering event the action looks at. */
 export interface ActionEvent {
@@ -58,6 +52,8 @@ export interface ActionEvent {
   sender?: string;
   /** `payload.issue.number`. */
   issueNumber?: number;
+  /** `payload.issue`'s title, body and url, as they were when the event fired. */
+  issue?: { title: string; body: string; url?: string };
   /** `payload.repository.default_branch`: where the pull request goes. */
   defaultBranch?: string;
 }
@@ -65,33 +61,22 @@ export interface ActionEvent {
 export interface RunContext extends RunIdentity {
   /** "owner/repo". */
   repository: string;
-  /** GITHUB_SERVER_URL, for links to the run. */
+  /** GITHUB_SERVER_URL, for links to the run and the token's git extraheader. */
   serverUrl: string;
-}
-
-export interface PhaseOutputs {
-  "session-id": string;
-  "parent-session-id": string;
-  "claude-session-id": string;
-  status: JobStatus;
-  "next-phase": string;
-  "next-agent": string;
-  "cache-key": string;
-  "cost-usd": string;
-  turns: string;
-  summary: string;
-  "pull-request-url": string;
-  "pull-request-number": string;
 }
 
 export interface PhaseJobOptions {
   inputs: ActionInputs;
   event: ActionEvent;
   context: RunContext;
-  /** The checked-out repository (GITHUB_WORKSPACE), where the agent works and the store lives. */
+  /** The checked-out repository (GITHUB_WORKSPACE), where the agent works. */
   workspace: string;
+  /** RUNNER_TEMP: the store lives here while the job runs, out of the agent's working tree. */
+  tempDir: string;
   /** This process's environment: PATH to find `claude`, the base of the agent's environment. */
   env: Env;
+  /** Removes every secret of the job from text that leaves it. */
+  redact: Redactor;
   cache: Cache;
   github: GitHubApi;
   log: Logger;
@@ -107,29 +92,9 @@ export interface PhaseJobOptions {
   signal?: AbortSignal;
 }
 
+export { OUTPUT_NAMES, type PhaseOutputs } from "./outputs.js";
+
 const WRITE_ROLES = new Set(["admin", "maintain", "write"]);
-const DONE_LABEL = "miyabi:done";
-const FAILED_LABEL = "miyabi:failed";
-
-const stateLabel = (step: PipelineStep) => `miyabi:${step.id}`;
-
-const EMPTY_OUTPUTS: PhaseOutputs = {
-  "session-id": "",
-  "parent-session-id": "",
-  "claude-session-id": "",
-  status: "skipped",
-  "next-phase": "",
-  "next-agent": "",
-  "cache-key": "",
-  "cost-usd": "",
-  turns: "",
-  summary: "",
-  "pull-request-url": "",
-  "pull-request-number": "",
-};
-
-/** The output names, in action.yml's order. */
-export const OUTPUT_NAMES = Object.keys(EMPTY_OUTPUTS) as (keyof PhaseOutputs)[];
 
 /** Why the event does not start a phase, or undefined when it does. */
 function triggerMismatch(event: ActionEvent, labels: readonly string[]): string | undefined {
@@ -189,128 +154,15 @@ async function checkSender(o: PhaseJobOptions): Promise<void> {
   }
 }
 
-/** Reporting must not lose a phase that ran: a failed comment or label is a warning. */
-const NEEDS_ISSUES_WRITE = "(the github-token needs issues: write)";
-
-async function bestEffort(log: Logger, what: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (error) {
-    log.warning(`Could not ${what}: ${messageOf(error)}.`);
-  }
-}
-
-/** Remove the issue's other state labels of this pipeline and add `target`. */
-async function moveStateLabel(
-  o: PhaseJobOptions,
-  issueNumber: number,
-  labels: Set<string>,
-  pipeline: PipelineDefinition,
-  target: string,
-): Promise<void> {
-  const states = new Set([...pipeline.steps.map(stateLabel), DONE_LABEL, FAILED_LABEL]);
-  await bestEffort(o.log, `set the label ${target} ${NEEDS_ISSUES_WRITE}`, async () => {
-    for (const label of [...labels]) {
-      if (label === target || !states.has(label)) continue;
-      await o.github.removeLabel(issueNumber, label);
-      labels.delete(label);
-    }
-    if (!labels.has(target)) {
-      await o.github.addLabels(issueNumber, [target]);
-      labels.add(target);
-    }
-  });
-}
-
-/** Edit the issue's progress comment, found by its marker, or post it the first time. */
-async function upsertComment(o: PhaseJobOptions, issueNumber: number, body: string): Promise<void> {
-  await bestEffort(o.log, `update the progress comment ${NEEDS_ISSUES_WRITE}`, async () => {
-    const marker = commentMarker(issueNumber);
-    const text = `${marker}\n${body}`;
-    const existing = (await o.github.listComments(issueNumber)).find((c) =>
-      c.body.startsWith(marker),
-    );
-    if (existing) await o.github.updateComment(existing.id, text);
-    else await o.github.createComment(issueNumber, text);
-  });
-}
-
-function sum(values: (number | null | undefined)[]): number | null {
-  const known = values.filter((v): v is number => typeof v === "number");
-  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0);
-}
-
-function outputsOf(
-  status: JobStatus,
-  mine: readonly Session[],
-  parent: string | null,
-  next: PipelineStep | null,
-  cacheKey: string,
-): Omit<PhaseOutputs, "pull-request-url" | "pull-request-number"> {
-  const cost = sum(mine.map((s) => s.result?.totalCostUsd));
-  const turns = sum(mine.map((s) => s.result?.numTurns));
-  return {
-    "session-id": mine.map((s) => s.id).join(" "),
-    "parent-session-id": parent ?? "",
-    "claude-session-id": mine
-      .map((s) => s.result?.claudeSessionId ?? "")
-      .join(" ")
-      .trim(),
-    status,
-    "next-phase": status === "completed" && next ? next.id : "",
-    "next-agent": status === "completed" && next ? next.agents.join(",") : "",
-    "cache-key": cacheKey,
-    "cost-usd": cost === null ? "" : String(Number(cost.toFixed(6))),
-    turns: turns === null ? "" : String(turns),
-    summary: mine
-      .map((s) => s.result?.summary ?? "")
-      .filter((text) => text !== "")
-      .join("\n\n"),
-  };
-}
-
-interface Restored {
-  /** The key the store came from, if any. */
-  key: string | undefined;
-  /** Directories of parallel jobs' stores to fold in. */
-  parts: string[];
-}
-
-async function restoreStore(
-  o: PhaseJobOptions,
-  issueNumber: number,
-  storeDir: string,
-  scratch: string,
-  laterPhase: boolean,
-): Promise<Restored> {
-  const { storePath, cacheKey, cacheKeyPrefix, mergeCacheKeys } = o.inputs;
-  const prefix = issueKeyPrefix(cacheKeyPrefix, issueNumber);
-  const primary = cacheKey ?? prefix;
-  const restoreKeys = primary === prefix ? [] : [prefix];
-  const key = await o.cache.restore([storePath], primary, restoreKeys);
-  if (!key && laterPhase) {
-    throw new SessionsNotRestoredError("The previous phase's sessions", [primary, ...restoreKeys]);
-  }
-  if (key && cacheKey && key !== cacheKey) {
-    o.log.warning(
-      `The cache has no entry "${cacheKey}"; continuing from the newest store of issue #${issueNumber}, "${key}".`,
-    );
-  }
-  o.log.info(
-    key ? `Restored ${storePath} from "${key}".` : `No sessions yet: starting a new store.`,
-  );
-  if (mergeCacheKeys.length === 0) return { key, parts: [] };
-  await fs.mkdir(scratch, { recursive: true });
-  return { key, parts: await restoreParts(o.cache, storePath, storeDir, mergeCacheKeys, scratch) };
-}
-
 /**
- * Run one pipeline phase for the issue the event is about: check who asked, restore the
- * issue's session store from the cache, run the phase, save the store under a new key, and
- * report (outputs, job summary, progress comment, state label). Throws a MiyabiError saying
- * what to do when the job must fail; the phase's result is reported before that.
+ * Run one pipeline phase for the issue the event is about: check who asked, take the
+ * checkout's credentials away, restore the issue's session store from the cache (checked),
+ * run the phase, send its work on, save the store under a new key, and report (outputs, job
+ * summary, progress comment, state label). Throws a MiyabiError saying what to do when the
+ * job must fail; the phase's result is reported, with the failure, before that.
  */
-export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
+export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutputs> {
+  const o: PhaseJobOptions = { ...options, ...redactExits(options, options.redact) };
   const { inputs, log } = o;
   const skipped = triggerMismatch(o.event, inputs.triggerLabels);
   if (skipped) {
@@ -326,25 +178,52 @@ export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
   }
   await checkSender(o);
   const credential = credentialOf(inputs);
+  const removed = await removeCheckoutCredentials(o.workspace);
+  if (removed.keys.length > 0) {
+    log.info(
+      `Removed the credentials the checkout left in .git/config (${removed.keys.join(", ")}); the action pushes with its github-token input.`,
+    );
+  }
+  const server = (await remoteServer(o.workspace)) ?? o.context.serverUrl;
+  const auth = gitAuthEnv(server, inputs.githubToken, o.env);
+  // Read from the default branch as checked out, before the work branch replaces it.
   const pipeline = await o.runner.loadPipeline(inputs.pipelineConfig);
   const requested = inputs.phase === undefined ? undefined : requireStep(pipeline, inputs.phase);
   const pullRequestStep =
     inputs.pullRequestPhase === undefined
       ? pipeline.steps.at(-1)
       : requireStep(pipeline, inputs.pullRequestPhase);
-  const { labels, ...issue } = await o.github.getIssue(issueNumber);
+  const { labels, ...fetched } = await o.github.getIssue(issueNumber);
+  // The event's text, as it was when the label was added; the store keeps the first capture.
+  const eventIssue: IssueData = o.event.issue
+    ? { number: issueNumber, ...o.event.issue, url: o.event.issue.url ?? fetched.url }
+    : fetched;
+  const status = new IssueStatus(
+    { ...o, issueNumber, repository: o.context.repository, signingKey: credential.value },
+    labels,
+  );
 
-  const storeDir = path.resolve(o.workspace, inputs.storePath);
-  const scratch = `${storeDir}.merge-${o.context.runId}-${o.context.runAttempt}`;
-  const laterPhase =
-    inputs.cacheKey !== undefined || (requested !== undefined && requested !== pipeline.steps[0]);
+  const root = await fs.mkdtemp(path.join(o.tempDir, "miyabi-"));
+  const places: StorePlaces = {
+    workspace: o.workspace,
+    storePath: inputs.storePath,
+    storeDir: path.join(root, "sessions"),
+    scratch: path.join(root, "scratch"),
+  };
   try {
+    const laterPhase =
+      inputs.cacheKey !== undefined || (requested !== undefined && requested !== pipeline.steps[0]);
     const restored = await log.group("Restoring sessions", () =>
-      restoreStore(o, issueNumber, storeDir, scratch, laterPhase),
+      restoreStore({ ...o, places, issueNumber, laterPhase }),
     );
-    const store = await SessionStore.open({ dir: storeDir });
+    const restoredAt = Date.now();
+    // Instructions come from the default branch as checked out, before the work branch.
+    const trustedDir = await snapshotTrusted(o.workspace, path.join(root, "trusted"));
+    const store = await SessionStore.open({ dir: places.storeDir });
     let ran: Ran | undefined;
-    let work: Work | undefined;
+    let issue = eventIssue;
+    let published: Published = {};
+    let closeError: unknown;
     try {
       for (const dir of restored.parts) {
         const merged = await store.mergeFrom(dir);
@@ -355,150 +234,145 @@ export async function runPhaseJob(o: PhaseJobOptions): Promise<PhaseOutputs> {
       const step =
         requested ?? (await o.runner.issueStanding({ store, pipeline, issueNumber })).next;
       if (step) {
-        const executable =
-          inputs.claudePath ??
-          (await findOnPath("claude", o.env.PATH)) ??
-          (await log.group(`Claude Code ${inputs.claudeVersion}`, () =>
-            o.installClaude(inputs.claudeVersion),
-          ));
-        const labelSet = new Set(labels);
-        work = await log.group(`Work branch ${issueBranchName(issueNumber)}`, () =>
-          prepareWork(o, { store, storeDir, issueNumber, final: step === pullRequestStep }),
+        const captured = await store.captureIssue(eventIssue);
+        issue = { ...captured, url: captured.url ?? eventIssue.url };
+        const executable = await findClaude(o);
+        const work = await log.group(`Work branch ${issueBranchName(issueNumber)}`, () =>
+          prepareWork({
+            ...o,
+            store,
+            scratch: path.join(root, "patches"),
+            issueNumber,
+            push: inputs.push,
+            final: step === pullRequestStep,
+            auth,
+            allowProtectedPaths: inputs.allowProtectedPaths,
+            exclude: [path.join(o.workspace, inputs.storePath)],
+          }),
         );
-        ran = await runStep(o, { store, step, pipeline, issue, executable, credential, labelSet });
+        await status.setLabel(pipeline, stateLabel(step));
+        ran = await runStep(o, {
+          store,
+          step,
+          pipeline,
+          issue,
+          executable,
+          credential,
+          trustedDir,
+          // The agent sees neither RUNNER_TEMP (the store, the runner's files) nor the job's
+          // command files, wherever the runner keeps them.
+          hiddenPaths: hiddenPaths(o, root),
+        });
+        const phase = ran;
+        published = await log.group("Publishing the work", () =>
+          publishWork({
+            ...o,
+            ...phase,
+            work,
+            // A failed phase's work-in-progress commits travel too; only its pull request waits.
+            openPullRequest: goesOn(phase.status),
+            issue,
+            defaultBranch: o.event.defaultBranch,
+          }),
+        );
       } else {
         log.notice(`Skipped: every phase of "${pipeline.name}" has run for issue #${issueNumber}.`);
       }
     } finally {
-      await store.close();
+      // A failing close must not skip the save and the report of a phase that ran.
+      closeError = await store.close().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     }
-    if (ran && work) {
-      const args = { ran, work, issue };
-      const published = await log.group("Publishing the work", () => publishWork(o, args));
-      return await finish(o, issueNumber, pipeline, ran, published);
+    if (!ran) {
+      if (closeError !== undefined) throw closeError;
+      const outputs = { ...EMPTY_OUTPUTS, "cache-key": restored.key ?? "" };
+      o.setOutputs(outputs);
+      return outputs;
     }
-    const outputs = { ...EMPTY_OUTPUTS, "cache-key": restored.key ?? "" };
-    o.setOutputs(outputs);
-    return outputs;
+    const phase = ran;
+    const saved = await log.group("Saving sessions", () =>
+      saveStore({
+        ...o,
+        places,
+        issueNumber,
+        sessionCount: phase.sessions.length,
+        since: restoredAt,
+      }),
+    );
+    const notes = [...phase.notes];
+    const facts = {
+      issueNumber,
+      pipeline,
+      status,
+      ran: phase,
+      published,
+      saved,
+      closeError,
+      notes,
+    };
+    return await report(o, facts);
   } finally {
-    await fs.rm(scratch, { recursive: true, force: true });
+    await fs.rm(root, { recursive: true, force: true });
   }
 }
 
-interface Work {
-  branch: string;
-  /** Push this job's commits: always, or with push: false only in the pull request phase. */
-  push: boolean;
-  /** The pull request phase: open or update the pull request after pushing. */
-  final: boolean;
-  /** HEAD before the phase ran: where this job's patch starts when it does not push. */
-  base: string;
-  /** Where jobs that do not push leave their patches, inside the store so they travel with it. */
-  patchDir: string;
-}
-
-/** One patch per job that did not push, named after its first session. */
-const patchFile = (patchDir: string, session: Session) =>
-  path.join(patchDir, `${session.id}.patch`);
+const COMMAND_FILES = [
+  "GITHUB_OUTPUT",
+  "GITHUB_ENV",
+  "GITHUB_PATH",
+  "GITHUB_STATE",
+  "GITHUB_STEP_SUMMARY",
+  "GITHUB_EVENT_PATH",
+];
 
 /**
- * Put the checkout on the issue's branch with the earlier phases' work in it: from origin, or
- * with push: false by applying the patches the earlier jobs left in the store.
+ * RUNNER_TEMP and the directories of the runner's command files (an agent writing GITHUB_ENV
+ * would set variables for the workflow's later steps); never the workspace or above it.
  */
-async function prepareWork(
-  o: PhaseJobOptions,
-  args: { store: SessionStore; storeDir: string; issueNumber: number; final: boolean },
-): Promise<Work> {
-  const { workspace, inputs } = o;
-  const branch = issueBranchName(args.issueNumber);
-  const patchDir = path.join(args.storeDir, "patches");
-  await excludeFromCommits({ workspace, dirs: [args.storeDir] });
-  await checkoutWorkBranch({ workspace, branch, remote: inputs.push });
-  if (!inputs.push) {
-    const sessions = await args.store.issueSessions(args.issueNumber);
-    const candidates = sessions.map((s) => patchFile(patchDir, s));
-    const files: string[] = [];
-    for (const file of candidates) if (await exists(file)) files.push(file);
-    await applyPatches({ workspace, files });
-    o.log.info(`Applied ${files.length} earlier phases' patches from the session store.`);
-  }
-  o.log.info(`Working on ${branch}.`);
-  return {
-    branch,
-    push: inputs.push || args.final,
-    final: args.final,
-    base: await headCommit(workspace),
-    patchDir,
-  };
+function hiddenPaths(o: PhaseJobOptions, root: string): string[] {
+  const dirs = [o.tempDir, root, ...COMMAND_FILES.map((name) => o.env[name])]
+    .filter((p): p is string => typeof p === "string" && p !== "")
+    .map((p) => (p === o.tempDir || p === root ? p : path.dirname(p)))
+    .map((p) => path.resolve(p));
+  const inside = (dir: string, p: string) => p === dir || p.startsWith(`${dir}${path.sep}`);
+  return [...new Set(dirs)].filter((dir) => !inside(dir, path.resolve(o.workspace)));
 }
 
-interface Published {
-  pullRequest?: PullRequest;
-  /** Why the work did not travel; reported with the phase's result, then thrown. */
-  error?: unknown;
-}
-
-/**
- * Send a completed phase's commits on: push them (and open the pull request in its phase), or
- * with push: false leave them as a patch in the store. A failed phase's changes stay here.
- */
-async function publishWork(
-  o: PhaseJobOptions,
-  { ran, work, issue }: { ran: Ran; work: Work; issue: IssueData },
-): Promise<Published> {
-  const { workspace, log } = o;
-  const first = ran.mine[0];
-  if (ran.outcome?.status !== "completed" || !first) {
-    log.info("The phase did not complete: its changes are not pushed.");
-    return {};
-  }
-  try {
-    if (!work.push) {
-      const file = patchFile(work.patchDir, first);
-      const wrote = await writePatch({ workspace, base: work.base, file });
-      log.info(
-        wrote
-          ? `Saved the phase's commits as ${path.relative(workspace, file)}, for the next job.`
-          : "The phase changed no files.",
-      );
-      return {};
-    }
-    await pushWorkBranch({ workspace, branch: work.branch, log });
-    if (!work.final) return {};
-    const base = o.event.defaultBranch ?? (await remoteDefaultBranch(workspace));
-    if (!base) {
-      throw new WorkBranchError(
-        "push",
-        "Neither the event nor origin names the default branch, so the pull request has no base.",
-      );
-    }
-    const pullRequest = await upsertPullRequest({
-      github: o.github,
-      issue,
-      branch: work.branch,
-      base,
-      sessions: ran.sessions,
-      current: ran.mine.map((s) => s.id),
-    }).catch((error: unknown) => {
-      throw new PullRequestError(work.branch, messageOf(error), { cause: error });
-    });
-    log.info(`Pull request #${pullRequest.number}: ${pullRequest.url}`);
-    return { pullRequest };
-  } catch (error) {
-    return { error };
-  }
+/** The claude to run: the claude-path input, else one on PATH, else the pinned release. */
+async function findClaude(o: PhaseJobOptions): Promise<string> {
+  const { inputs, log } = o;
+  return (
+    inputs.claudePath ??
+    (await findOnPath("claude", o.env.PATH)) ??
+    (await log.group(`Claude Code ${inputs.claudeVersion}`, () =>
+      o.installClaude(inputs.claudeVersion),
+    ))
+  );
 }
 
 interface Ran {
   step: PipelineStep;
   outcome: PhaseOutcome | undefined;
+  /** The job's status as far as the phase goes (success, partial or failed). */
+  status: JobStatus;
   /** What runPhase threw, if it did. */
   error: unknown;
+  /** What the summary and comment must flag: widened containment, files left out. */
+  notes: string[];
   /** Every session of the issue after the run. */
   sessions: Session[];
   /** The sessions this job ran. */
   mine: Session[];
-  labels: Set<string>;
+}
+
+function phaseStatus(outcome: PhaseOutcome | undefined): JobStatus {
+  // Read as a string: "partial" arrives with the runner's honest outcomes.
+  const status: string | undefined = outcome?.status;
+  if (status === "completed") return "success";
+  if (status === "partial") return "partial";
+  return "failed";
 }
 
 async function runStep(
@@ -510,13 +384,34 @@ async function runStep(
     issue: IssueData;
     executable: string;
     credential: Credential;
-    labelSet: Set<string>;
+    trustedDir: string;
+    hiddenPaths: string[];
   },
 ): Promise<Ran> {
   const { store, step, pipeline, issue } = args;
   const { inputs } = o;
-  await moveStateLabel(o, issue.number, args.labelSet, pipeline, stateLabel(step));
   const before = new Set((await store.issueSessions(issue.number)).map((s) => s.id));
+  const claude: ClaudeSettings = {
+    executable: args.executable,
+    // Held by the runner's credential proxy: the claude process gets a stand-in, its tools nothing.
+    credential: args.credential,
+    ...(o.env.ANTHROPIC_BASE_URL ? { upstreamUrl: o.env.ANTHROPIC_BASE_URL } : {}),
+    sandbox: inputs.sandbox,
+    hiddenPaths: args.hiddenPaths,
+    allowProtectedPaths: inputs.allowProtectedPaths,
+    model: inputs.model,
+    extraArgs: inputs.claudeArgs,
+    maxTurns: inputs.maxTurns,
+    timeoutMs: inputs.timeoutMinutes === undefined ? undefined : inputs.timeoutMinutes * 60_000,
+    mode: inputs.handoffMode,
+  };
+  const notes = widenings(claude, step);
+  const onProgress = (event: ProgressEvent) => {
+    if (event.kind === "note" && event.message.startsWith("Left out of the commit")) {
+      notes.push(event.message);
+    }
+    o.log.info(progressLine(event));
+  };
   let outcome: PhaseOutcome | undefined;
   let error: unknown;
   try {
@@ -527,20 +422,11 @@ async function runStep(
         pipeline,
         step: step.id,
         repoDir: o.workspace,
+        trustedDir: args.trustedDir,
         // Each agent's changes become a commit on the work branch, which is what travels.
         commit: true,
-        claude: {
-          executable: args.executable,
-          // The whole environment, not added to this process's: see claudeEnv.
-          env: claudeEnv(o.env, args.credential),
-          model: inputs.model,
-          extraArgs: inputs.claudeArgs,
-          maxTurns: inputs.maxTurns,
-          timeoutMs:
-            inputs.timeoutMinutes === undefined ? undefined : inputs.timeoutMinutes * 60_000,
-          mode: inputs.handoffMode,
-        },
-        onProgress: (event) => o.log.info(progressLine(event)),
+        claude,
+        onProgress,
         signal: o.signal,
       }),
     );
@@ -549,87 +435,96 @@ async function runStep(
   }
   const sessions = await store.issueSessions(issue.number);
   const mine = outcome?.sessions ?? sessions.filter((s) => !before.has(s.id));
-  return { step, outcome, error, sessions, mine, labels: args.labelSet };
+  return { step, outcome, status: phaseStatus(outcome), error, notes, sessions, mine };
 }
 
-async function finish(
-  o: PhaseJobOptions,
-  issueNumber: number,
-  pipeline: PipelineDefinition,
-  ran: Ran,
-  published: Published,
-): Promise<PhaseOutputs> {
-  const { inputs, log } = o;
-  const key = saveKey(inputs.cacheKeyPrefix, issueNumber, ran.sessions.length, o.context);
-  const saveError = await log.group("Saving sessions", () => saveStore(o, key));
-  const status: JobStatus = ran.outcome?.status ?? "failed";
-  const next = status === "completed" ? (ran.outcome?.next ?? null) : null;
-  const failure =
-    ran.error === undefined
-      ? ran.mine.find((s) => s.status === "Failed")?.errorMessage
-      : messageOf(ran.error);
-  const report: PhaseReport = {
-    issueNumber,
+/** "Write ×2, Bash ×1": the tool calls the phase's agents were denied. */
+function deniedCalls(sessions: readonly Session[]): string {
+  const counts = new Map<string, number>();
+  for (const s of sessions) {
+    for (const d of s.result?.permissionDenials ?? []) {
+      counts.set(d.tool, (counts.get(d.tool) ?? 0) + d.count);
+    }
+  }
+  return [...counts].map(([tool, n]) => `${tool} ×${n}`).join(", ") || "some tool calls";
+}
+
+interface ReportFacts {
+  issueNumber: number;
+  pipeline: PipelineDefinition;
+  status: IssueStatus;
+  ran: Ran;
+  published: Published;
+  saved: Awaited<ReturnType<typeof saveStore>>;
+  closeError: unknown;
+  notes: string[];
+}
+
+/**
+ * Tell the job's outcome as it is, everywhere: outputs, job summary, progress comment, label.
+ * A failure after the phase (close, push, pull request, save) makes the job failed, with its
+ * cause first, and says where the work was left.
+ */
+async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs> {
+  const { ran, published, saved } = f;
+  const afterPhase = [f.closeError, published.error, saved.error].filter((e) => e !== undefined);
+  const phaseError =
+    ran.error ??
+    (ran.status === "failed"
+      ? new PhaseFailedError(
+          ran.step.id,
+          ran.mine.find((s) => s.status === "Failed")?.errorMessage ?? "the agent did not finish",
+        )
+      : undefined);
+  const partial =
+    ran.status === "partial"
+      ? new PartialPhaseError(ran.step.id, deniedCalls(ran.mine))
+      : undefined;
+  const errors = [phaseError, ...afterPhase].filter((e) => e !== undefined);
+  const status: JobStatus =
+    errors.length > 0 ? "failed" : published.nothingToPropose ? "nothing to propose" : ran.status;
+  // A partial phase stops the pipeline (the job fails, so `needs` holds the next job back),
+  // but it is told as partial, not as failed.
+  if (partial && errors.length === 0) errors.push(partial);
+  const next = goesOn(status) ? (ran.outcome?.next ?? null) : null;
+  const markdown = renderReport({
+    issueNumber: f.issueNumber,
     step: ran.step.id,
     status,
-    detail: status === "failed" ? (failure ?? "the agent did not finish") : undefined,
+    detail: errors.length > 0 ? errors.map(messageOf).join("\n\n") : undefined,
     sessions: ran.sessions,
     current: ran.mine.map((s) => s.id),
     next: next?.id ?? null,
-    cacheKey: saveError ? "" : key,
+    cacheKey: saved.key ?? "",
     runUrl: `${o.context.serverUrl}/${o.context.repository}/actions/runs/${o.context.runId}`,
     pullRequest: published.pullRequest,
-  };
-  const outputs = {
-    ...outputsOf(
-      status,
-      ran.mine,
-      ran.outcome?.parentSessionId ?? ran.mine[0]?.parentSession ?? null,
-      next,
-      report.cacheKey,
-    ),
-    "pull-request-url": published.pullRequest?.url ?? "",
-    "pull-request-number": published.pullRequest ? String(published.pullRequest.number) : "",
-  };
+    notes: f.notes,
+  });
+  const outputs = phaseOutputs({
+    status,
+    mine: ran.mine,
+    parent: ran.outcome?.parentSessionId ?? ran.mine[0]?.parentSession ?? null,
+    next,
+    cacheKey: saved.key ?? "",
+    pullRequest: published.pullRequest,
+  });
   o.setOutputs(outputs);
-  const markdown = renderReport(report);
-  await bestEffort(log, "write the job summary", () => o.summary.write(markdown));
-  await upsertComment(o, issueNumber, markdown);
-  // A partial phase stops the pipeline until someone has looked at the denied calls.
-  const target =
-    status === "failed" || status === "partial"
+  try {
+    await o.summary.write(markdown);
+  } catch (error) {
+    o.log.warning(`Could not write the job summary: ${messageOf(error)}.`);
+  }
+  await f.status.comment(markdown);
+  const label =
+    status === "failed"
       ? FAILED_LABEL
-      : next
-        ? stateLabel(next)
-        : DONE_LABEL;
-  await moveStateLabel(o, issueNumber, ran.labels, pipeline, target);
-
-  const errors = [
-    ran.error,
-    published.error,
-    saveError,
-    status === "failed" && ran.error === undefined
-      ? new PhaseFailedError(ran.step.id, report.detail ?? "")
-      : undefined,
-  ].filter((e) => e !== undefined);
-  for (const extra of errors.slice(1)) log.warning(messageOf(extra));
+      : status === "partial"
+        ? PARTIAL_LABEL
+        : next
+          ? stateLabel(next)
+          : DONE_LABEL;
+  await f.status.setLabel(f.pipeline, label);
+  for (const extra of errors.slice(1)) o.log.warning(messageOf(extra));
   if (errors.length > 0) throw errors[0];
   return outputs;
-}
-
-/** Save the closed store; a refusal is returned (to report first), not thrown. */
-async function saveStore(o: PhaseJobOptions, key: string): Promise<CacheSaveError | undefined> {
-  try {
-    const id = await o.cache.save([o.inputs.storePath], key);
-    if (id !== -1) {
-      o.log.info(`Saved ${o.inputs.storePath} as "${key}".`);
-      return undefined;
-    }
-    return new CacheSaveError(
-      key,
-      "the cache service did not take it (the message above says why: the key may be taken, the service unreachable or failing)",
-    );
-  } catch (error) {
-    return new CacheSaveError(key, messageOf(error), { cause: error });
-  }
 }

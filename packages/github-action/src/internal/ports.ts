@@ -1,21 +1,42 @@
 import type { IssueData, issueStanding, loadPipeline, runPhase } from "@miyabi/runner";
+import type { Compression } from "./safe-extract.js";
 
 /*
  * The seams between the job logic and the outside world. `run()` fills them with
  * @actions/cache, Octokit and @actions/core; tests fill them with fakes.
  */
 
-/** The Actions cache, with @actions/cache's contract: misses and most failures do not throw. */
+/** A cache entry's archive, downloaded but not extracted: it is untrusted until checked. */
+export interface DownloadedEntry {
+  /** The key that matched. */
+  key: string;
+  archive: string;
+  compression: Compression;
+}
+
+export type SaveResult = { ok: true } | { ok: false; cause: string };
+
+/** The Actions cache. */
 export interface Cache {
-  /** The key that matched, or undefined on a miss or a service error (logged, not thrown). */
-  restore(paths: string[], primaryKey: string, restoreKeys: string[]): Promise<string | undefined>;
-  /** The cache id, or -1 when the entry was not saved (logged, not thrown); throws on some errors. */
-  save(paths: string[], key: string): Promise<number>;
+  /**
+   * Download the archive of the entry for `paths` saved under `primaryKey` (else the newest
+   * whose key starts with a restore key) into `dir`; undefined on a miss. Service failures throw.
+   */
+  download(
+    paths: string[],
+    primaryKey: string,
+    restoreKeys: string[],
+    dir: string,
+  ): Promise<DownloadedEntry | undefined>;
+  /** Save `paths` under `key`; when the service does not take it, why (the root cause first). */
+  save(paths: string[], key: string): Promise<SaveResult>;
 }
 
 export interface IssueComment {
   id: number;
   body: string;
+  /** The login that wrote it. */
+  author: string;
 }
 
 export interface RepoPermission {
@@ -40,7 +61,7 @@ export interface GitHubApi {
   getPermission(login: string): Promise<RepoPermission>;
   getIssue(issueNumber: number): Promise<IssueData & { labels: string[] }>;
   listComments(issueNumber: number): Promise<IssueComment[]>;
-  createComment(issueNumber: number, body: string): Promise<void>;
+  createComment(issueNumber: number, body: string): Promise<Omit<IssueComment, "body">>;
   updateComment(commentId: number, body: string): Promise<void>;
   addLabels(issueNumber: number, labels: string[]): Promise<void>;
   /** Resolves as well when the issue does not have the label. */

@@ -1,4 +1,5 @@
 import type { Session } from "@miyabi/core";
+import { sanitizeUserText } from "@miyabi/runner";
 import type { GitHubApi, PullRequest } from "./ports.js";
 import { lineageGraph, phaseTable } from "./report.js";
 
@@ -29,7 +30,9 @@ export function pullRequestBody(o: Omit<PullRequestOptions, "github" | "base">):
  * re-run of the final phase), so an issue never has two.
  */
 export async function upsertPullRequest(o: PullRequestOptions): Promise<PullRequest> {
-  const content = { title: `Miyabi: ${o.issue.title}`, body: pullRequestBody(o) };
+  // The issue's author wrote the title: no hidden text travels into the pull request.
+  const title = `Miyabi: ${sanitizeUserText(o.issue.title)}`;
+  const content = { title, body: pullRequestBody(o) };
   const [open] = await o.github.listOpenPulls(o.branch);
   if (open) return o.github.updatePull(open.number, content);
   return o.github.createPull({ ...content, head: o.branch, base: o.base });

@@ -1,6 +1,12 @@
 import type { Session } from "@miyabi/core";
 
-export type JobStatus = "completed" | "partial" | "failed" | "skipped";
+/**
+ * How a job ended, told as it is: `success`; `partial` (the agents finished but some of their
+ * tool calls were denied); `failed` (the phase, or sending its work on, failed);
+ * `nothing to propose` (the pipeline ended without a change to open a pull request for);
+ * `skipped` (the event or the pipeline's state asked for no phase).
+ */
+export type JobStatus = "success" | "partial" | "failed" | "nothing to propose" | "skipped";
 
 /** What one job did, for the job summary and the issue's progress comment. */
 export interface PhaseReport {
@@ -10,6 +16,8 @@ export interface PhaseReport {
   status: JobStatus;
   /** Why the phase failed or was skipped. */
   detail?: string;
+  /** What a person should know beyond the status: widened permissions, files left out. */
+  notes?: readonly string[];
   /** Every session of the issue, oldest first. */
   sessions: Session[];
   /** Ids of the sessions this job ran. */
@@ -102,17 +110,20 @@ function fenced(text: string): string {
 function headline(report: PhaseReport): string {
   const step = report.step ? `Phase **${report.step}**` : "This job";
   const verb = {
-    completed: "completed",
-    partial: "finished, but tool calls were denied",
+    success: "succeeded",
+    partial: "finished partially (some tool calls were denied)",
     failed: "failed",
+    "nothing to propose": "finished with nothing to propose (no phase changed a file)",
     skipped: "was skipped",
   }[report.status];
   const next =
-    report.status === "failed" || report.status === "partial"
+    report.status === "failed"
       ? "the pipeline stopped"
       : report.next
         ? `next: **${report.next}**`
-        : "the pipeline is done";
+        : report.status === "nothing to propose"
+          ? "no pull request was opened"
+          : "the pipeline is done";
   return `${step} ${verb}; ${next}. ([run](${report.runUrl}))`;
 }
 
@@ -123,6 +134,9 @@ export function renderReport(report: PhaseReport): string {
     parts.push(`Pull request: [#${report.pullRequest.number}](${report.pullRequest.url})`);
   }
   if (report.detail) parts.push(fenced(report.detail));
+  if (report.notes && report.notes.length > 0) {
+    parts.push(report.notes.map((note) => `> [!WARNING]\n> ${note}`).join("\n\n"));
+  }
   if (report.sessions.length > 0) {
     parts.push(`\`\`\`mermaid\n${lineageGraph(report.sessions, report.current)}\n\`\`\``);
     parts.push(phaseTable(report.sessions, report.current));

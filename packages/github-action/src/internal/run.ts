@@ -1,13 +1,21 @@
 import os from "node:os";
-import * as cache from "@actions/cache";
+import path from "node:path";
 import * as core from "@actions/core";
 import * as github from "@actions/github";
-import { abortOnProcessSignals, issueStanding, loadPipeline, runPhase } from "@miyabi/runner";
+import {
+  abortOnProcessSignals,
+  createRedactor,
+  issueStanding,
+  loadPipeline,
+  runPhase,
+  secretValues,
+} from "@miyabi/runner";
+import { actionsCache } from "./actions-cache.js";
 import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
 import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
-import type { Cache, GitHubApi, Logger } from "./ports.js";
+import type { GitHubApi, Logger } from "./ports.js";
 
 type Octokit = ReturnType<typeof github.getOctokit>;
 
@@ -39,7 +47,19 @@ function eventOf(context: typeof github.context): ActionEvent {
     label: pick(payload, ["label", "name"], "string"),
     sender: pick(payload, ["sender", "login"], "string"),
     issueNumber: pick(payload, ["issue", "number"], "number"),
+    issue: issueOf(payload),
     defaultBranch: pick(payload, ["repository", "default_branch"], "string"),
+  };
+}
+
+/** The issue's text as the event carried it: the one version later edits cannot change. */
+function issueOf(payload: unknown): ActionEvent["issue"] {
+  const title = pick(payload, ["issue", "title"], "string");
+  if (title === undefined) return undefined;
+  return {
+    title,
+    body: pick(payload, ["issue", "body"], "string") ?? "",
+    url: pick(payload, ["issue", "html_url"], "string"),
   };
 }
 
@@ -74,10 +94,11 @@ export function gitHubApi(octokit: Octokit, owner: string, repo: string): GitHub
         issue_number,
         per_page: 100,
       });
-      return comments.map((c) => ({ id: c.id, body: c.body ?? "" }));
+      return comments.map((c) => ({ id: c.id, body: c.body ?? "", author: c.user?.login ?? "" }));
     },
     async createComment(issue_number, body) {
-      await octokit.rest.issues.createComment({ ...where, issue_number, body });
+      const { data } = await octokit.rest.issues.createComment({ ...where, issue_number, body });
+      return { id: data.id, author: data.user?.login ?? "" };
     },
     async updateComment(comment_id, body) {
       await octokit.rest.issues.updateComment({ ...where, comment_id, body });
@@ -121,22 +142,28 @@ export async function run(): Promise<void> {
     reported = true;
   };
   const cancel = abortOnProcessSignals("the job was cancelled");
+  // Every secret the job holds: the secret inputs, and whatever else the environment names
+  // like one (ACTIONS_RUNTIME_TOKEN, a job-level NPM_TOKEN...). Other inputs are not secrets,
+  // though `cache-key` ends like one: its value must reach the next job intact.
+  const ambient = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith("INPUT_")),
+  );
+  const secrets = [
+    ...new Set([
+      ...SECRET_INPUTS.map((name) => core.getInput(name)).filter((v) => v !== ""),
+      ...secretValues(ambient),
+    ]),
+  ];
+  const redact = createRedactor(secrets);
   try {
     // Masked before anything else runs, so no later log line can show them.
-    for (const name of SECRET_INPUTS) {
-      const value = core.getInput(name);
-      if (value) core.setSecret(value);
-    }
+    for (const value of secrets) core.setSecret(value);
     const inputs = parseInputs(
       Object.fromEntries(INPUT_NAMES.map((name) => [name, core.getInput(name)])),
     );
     const { context } = github;
     const { owner, repo } = context.repo;
-    const actionsCache: Cache = {
-      restore: (paths, primaryKey, restoreKeys) =>
-        cache.restoreCache(paths, primaryKey, restoreKeys),
-      save: (paths, key) => cache.saveCache(paths, key),
-    };
+    const tempDir = process.env.RUNNER_TEMP || os.tmpdir();
     const log: Logger = {
       info: (message) => core.info(message),
       notice: (message) => core.notice(message),
@@ -151,10 +178,11 @@ export async function run(): Promise<void> {
         serverUrl: context.serverUrl,
         runId: context.runId,
         runAttempt: context.runAttempt,
-        job: context.job,
       },
       workspace: process.cwd(),
+      tempDir,
       env: process.env,
+      redact,
       cache: actionsCache,
       github: gitHubApi(github.getOctokit(inputs.githubToken), owner, repo),
       log,
@@ -169,7 +197,9 @@ export async function run(): Promise<void> {
         installClaude({
           version,
           // The same absolute path in every hosted job, as the cache entry's version needs.
-          toolRoot: process.env.RUNNER_TOOL_CACHE || process.env.RUNNER_TEMP || os.tmpdir(),
+          toolRoot: process.env.RUNNER_TOOL_CACHE || tempDir,
+          root: process.cwd(),
+          scratch: path.join(tempDir, `miyabi-claude-${process.pid}`),
           cache: actionsCache,
           log,
         }),
@@ -177,7 +207,7 @@ export async function run(): Promise<void> {
     });
   } catch (error) {
     if (!reported) core.setOutput("status", "failed");
-    core.setFailed(messageOf(error));
+    core.setFailed(redact(messageOf(error)));
   } finally {
     cancel.dispose();
   }

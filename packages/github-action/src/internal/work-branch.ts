@@ -7,12 +7,13 @@ import type { Logger } from "./ports.js";
 /*
  * The git side of carrying an issue's work from job to job: every job starts from a fresh
  * checkout, so the work lives on the issue's branch on origin (or, when jobs may not push, in
- * patches inside the session store). Pushes use whatever credentials the checkout persisted.
+ * patches inside the session store). Every command that talks to origin gets the action's token
+ * through `auth` (see credentials.ts); the checkout keeps none.
  */
 
 const REMOTE = "origin";
 const CREDENTIALS_HINT =
-  "the workflow needs `permissions: contents: write` and an actions/checkout step that keeps its credentials (do not set persist-credentials: false)";
+  "the workflow needs `permissions: contents: write` (the action pushes with its github-token input)";
 
 /** A push refused only because the branch moved on: worth one rebase and retry. */
 const OUTDATED = /^!\t.*\t\[rejected\] \((fetch first|non-fast-forward)\)$/m;
@@ -22,6 +23,8 @@ export interface BranchOptions {
   workspace: string;
   /** The issue's branch, e.g. miyabi/issue-7. */
   branch: string;
+  /** Environment giving git the token for origin (gitAuthEnv). */
+  auth: Record<string, string>;
 }
 
 /**
@@ -86,23 +89,24 @@ export async function checkoutWorkBranch(o: BranchOptions & { remote: boolean })
   const ref = `refs/heads/${branch}`;
   const found = await tryGit(["ls-remote", "--exit-code", "--heads", REMOTE, ref], {
     cwd: workspace,
+    env: o.auth,
   });
   if (found.exitCode === 2) return switchTo(workspace, ["-C", branch]);
   if (found.exitCode !== 0) {
     throw new WorkBranchError(
       "checkout",
-      `Could not look up ${branch} on ${REMOTE}: ${detailOf(found)}. Check that the job checked out the repository with actions/checkout.`,
+      `Could not look up ${branch} on ${REMOTE}: ${detailOf(found)}. Check that the job checked out the repository with actions/checkout and that the github-token input may read it.`,
     );
   }
   const fetched = await tryGit(
     // No --depth: a shallow checkout then gets the branch's whole history down to what it has.
     ["fetch", "--no-tags", REMOTE, `+${ref}:refs/remotes/${REMOTE}/${branch}`],
-    { cwd: workspace },
+    { cwd: workspace, env: o.auth },
   );
   if (fetched.exitCode !== 0) {
     throw new WorkBranchError(
       "checkout",
-      `Could not fetch ${branch} from ${REMOTE}: ${detailOf(fetched)}. Re-run the job; if it persists, check the checkout's credentials.`,
+      `Could not fetch ${branch} from ${REMOTE}: ${detailOf(fetched)}. Re-run the job; if it persists, check that the github-token input may read the repository.`,
     );
   }
   // -C: a runner that kept its workspace may still have the branch; origin's is the truth.
@@ -112,6 +116,7 @@ export async function checkoutWorkBranch(o: BranchOptions & { remote: boolean })
 async function pushOnce(o: BranchOptions) {
   return tryGit(["push", "--porcelain", REMOTE, `HEAD:refs/heads/${o.branch}`], {
     cwd: o.workspace,
+    env: o.auth,
   });
 }
 
@@ -124,7 +129,7 @@ export async function pushWorkBranch(o: BranchOptions & { log: Logger }): Promis
   let pushed = await pushOnce(o);
   if (pushed.exitCode !== 0 && OUTDATED.test(pushed.stdout)) {
     log.info(`${branch} moved on ${REMOTE} meanwhile; rebasing this phase's commits over it.`);
-    const env = await identityEnv(workspace);
+    const env = { ...(await identityEnv(workspace)), ...o.auth };
     const pulled = await tryGit(["pull", "--rebase", "--no-tags", REMOTE, branch], {
       cwd: workspace,
       env,
@@ -155,22 +160,12 @@ export function headCommit(workspace: string): Promise<string> {
   return git(["rev-parse", "HEAD"], { cwd: workspace });
 }
 
-/**
- * Write the commits after `base` as a patch series to `file`, for a later job to apply;
- * false (and no file) when there are none.
- */
-export async function writePatch(o: {
-  workspace: string;
-  base: string;
-  file: string;
-}): Promise<boolean> {
+/** The commits after `base` as a patch series, for a later job to apply; null when none. */
+export async function patchSeries(o: { workspace: string; base: string }): Promise<string | null> {
   const series = await git(["format-patch", "--stdout", "--binary", `${o.base}..HEAD`], {
     cwd: o.workspace,
   });
-  if (series.trim() === "") return false;
-  await fs.mkdir(path.dirname(o.file), { recursive: true });
-  await fs.writeFile(o.file, `${series}\n`);
-  return true;
+  return series.trim() === "" ? null : `${series}\n`;
 }
 
 /** Apply earlier jobs' patch series in order, as commits (their authors and messages kept). */
@@ -189,9 +184,12 @@ export async function applyPatches(o: { workspace: string; files: string[] }): P
 }
 
 /** The remote's default branch, as its HEAD names it. */
-export async function remoteDefaultBranch(workspace: string): Promise<string | undefined> {
+export async function remoteDefaultBranch(
+  workspace: string,
+  auth: Record<string, string>,
+): Promise<string | undefined> {
   try {
-    const out = await git(["ls-remote", "--symref", REMOTE, "HEAD"], { cwd: workspace });
+    const out = await git(["ls-remote", "--symref", REMOTE, "HEAD"], { cwd: workspace, env: auth });
     return /^ref: refs\/heads\/(\S+)\tHEAD$/m.exec(out)?.[1];
   } catch (error) {
     throw new WorkBranchError(
