@@ -10,6 +10,7 @@
  * an action that talks about the wrong issue.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { ArtifactRestSource, RestArtifact } from "./artifact-server.js";
 import { closeServer, isRecord, listen, readBody } from "./internal/http.js";
 
 export type RepoRole = "admin" | "write" | "maintain" | "triage" | "read" | "none";
@@ -58,6 +59,8 @@ export interface GitHubStubOptions {
   comments?: { issue_number: number; body: string; user?: string }[];
   /** Author of comments and pull requests created through the API. */
   botLogin?: string;
+  /** Serves the repository's workflow artifacts (`startArtifactServer().rest`). */
+  artifacts?: ArtifactRestSource;
 }
 
 export interface StubRequest {
@@ -190,6 +193,10 @@ const ROUTES: { method: string; pattern: RegExp; handler: Handler }[] = [
   { method: "GET", pattern: /^\/pulls$/, handler: listPulls },
   { method: "POST", pattern: /^\/pulls$/, handler: createPull },
   { method: "PATCH", pattern: /^\/pulls\/(\d+)$/, handler: updatePull },
+  { method: "GET", pattern: /^\/actions\/artifacts$/, handler: listArtifacts },
+  { method: "GET", pattern: /^\/actions\/runs\/(\d+)\/artifacts$/, handler: listRunArtifacts },
+  { method: "GET", pattern: /^\/actions\/artifacts\/(\d+)$/, handler: getArtifact },
+  { method: "GET", pattern: /^\/actions\/artifacts\/(\d+)\/zip$/, handler: downloadArtifact },
 ];
 
 function dispatch(ctx: Ctx, method: string): Reply {
@@ -532,6 +539,56 @@ function pullJson(ctx: Ctx, pull: StubPull): Record<string, unknown> {
     head: { ref: pull.head, label: `${owner}:${pull.head}`, repo: repoJson },
     base: { ref: pull.base, label: `${owner}:${pull.base}`, repo: repoJson },
   };
+}
+
+// ---------------------------------------------------------------------------------------
+// Workflow artifacts (served from an artifact stand-in, see GitHubStubOptions.artifacts)
+
+function repoArtifacts(ctx: Ctx): RestArtifact[] {
+  return (
+    ctx.options.artifacts?.list(ctx.stub.url, `/repos/${ctx.options.owner}/${ctx.options.repo}`) ??
+    []
+  );
+}
+
+/** `name` filters by exact name, as on GitHub; the list is newest first. */
+function listArtifacts(ctx: Ctx): Reply {
+  const name = ctx.url.searchParams.get("name");
+  return artifactPage(
+    ctx,
+    repoArtifacts(ctx).filter((a) => !name || a.name === name),
+  );
+}
+
+function listRunArtifacts(ctx: Ctx, [runId]: readonly string[]): Reply {
+  const name = ctx.url.searchParams.get("name");
+  return artifactPage(
+    ctx,
+    repoArtifacts(ctx).filter(
+      (a) => a.workflow_run.id === Number(runId) && (!name || a.name === name),
+    ),
+  );
+}
+
+function getArtifact(ctx: Ctx, [id]: readonly string[]): Reply {
+  const artifact = repoArtifacts(ctx).find((a) => a.id === Number(id));
+  return artifact ? { status: 200, body: artifact } : notFound();
+}
+
+/** GitHub answers 302 to a short-lived blob URL, or 410 once the artifact expired. */
+function downloadArtifact(ctx: Ctx, [id]: readonly string[]): Reply {
+  const artifact = repoArtifacts(ctx).find((a) => a.id === Number(id));
+  if (!artifact) return notFound();
+  const location = ctx.options.artifacts?.downloadUrl(artifact.id);
+  if (!location)
+    return { status: 410, body: { message: "Artifact has expired", documentation_url: DOCS } };
+  return { status: 302, headers: { Location: location } };
+}
+
+/** Artifact lists are objects (`total_count`, `artifacts`), paged like every list. */
+function artifactPage(ctx: Ctx, artifacts: RestArtifact[]): Reply {
+  const page = paginate(ctx, artifacts);
+  return { ...page, body: { total_count: artifacts.length, artifacts: page.body } };
 }
 
 // ---------------------------------------------------------------------------------------
