@@ -1,3 +1,11 @@
+export {
+  type BudgetState,
+  type BudgetStatus,
+  BudgetUsdSchema,
+  budgetStatus,
+  phaseBudgetUsd,
+  recordedCostUsd,
+} from "./internal/budget.js";
 export { ClaudeNotFoundError, PipelineConfigError, WorktreeError } from "./internal/errors.js";
 export { findOnPath, resolveClaude } from "./internal/executable.js";
 export { type GitOptions, type GitResult, git, tryGit } from "./internal/git.js";
@@ -50,6 +58,17 @@ export {
   claudeTranscriptPath,
   storedTranscriptPath,
 } from "./internal/transcripts.js";
+export {
+  type Finding,
+  parseVerdict,
+  VERDICT_INSTRUCTIONS,
+  VERDICT_JSON_SCHEMA,
+  VERDICT_SCHEMA,
+  type Verdict,
+  type VerdictParse,
+  verdictArgs,
+  verdictFromLog,
+} from "./internal/verdict.js";
 export {
   type CommitPhaseOptions,
   commitPhase,
