@@ -25,6 +25,8 @@ import {
   isStoreArtifactName,
   octokitArtifactApi,
   type RepoArtifact,
+  restoreStoreFromArtifact,
+  saveStoreArtifact,
   sealStore,
   storeArtifactName,
   unsealStore,
@@ -430,10 +432,38 @@ describe.each([
       await server.close();
     });
     const client = childClient(node, () => ({ ...server.env(), GITHUB_API_URL: stub.url }));
-    const { dir, file } = await sealed();
-    const uploaded = await uploadStoreArtifact({ client, file, retentionDays: 3 });
-    expect(uploaded.name).toBe(path.basename(file));
-    expect(server.artifacts()).toMatchObject([{ name: path.basename(file), size: uploaded.size }]);
+    const api = octokitArtifactApi(
+      getOctokit("ghs_test", { baseUrl: stub.url }),
+      "octo",
+      "widgets",
+    );
+    const where = {
+      api,
+      client,
+      token: "ghs_test",
+      owner: "octo",
+      repo: "widgets",
+      issueNumber: 7,
+      tempDir: tmp,
+    };
+    // Nothing uploaded yet: no artifact, nothing restored.
+    expect(
+      await restoreStoreFromArtifact({ ...where, into: path.join(tmp, "none") }),
+    ).toBeUndefined();
+
+    const { dir } = await makeStore();
+    const saved = await saveStoreArtifact({
+      client,
+      storeDir: dir,
+      issueNumber: 7,
+      storeKey: KEY,
+      runId: 1,
+      runAttempt: 1,
+      retentionDays: 3,
+      tempDir: tmp,
+    });
+    expect(saved).toMatchObject({ sealed: true, leftOut: [] });
+    expect(server.artifacts()).toMatchObject([{ id: saved.id, name: saved.name }]);
     expect(server.artifacts()[0]?.expiresAt).not.toBeNull();
 
     // A week later: the cache entry is gone, and a fork's run planted a newer artifact.
@@ -448,28 +478,30 @@ describe.each([
     await uploadStoreArtifact({ client, file: planted });
     server.startRun();
 
-    const api = octokitArtifactApi(
-      getOctokit("ghs_test", { baseUrl: stub.url }),
-      "octo",
-      "widgets",
-    );
-    const latest = await findLatestStoreArtifact(api, { issueNumber: 7 });
-    expect(latest?.id).toBe(uploaded.id);
-    if (!latest) return;
-    const where = { client, artifact: latest, token: "ghs_test", owner: "octo", repo: "widgets" };
-    const download = await downloadStoreArtifact({ ...where, into: path.join(tmp, "download") });
     const into = path.join(tmp, "restored");
-    await unsealStore({ file: download, issueNumber: 7, storeKey: KEY, into });
+    const restored = await restoreStoreFromArtifact({ ...where, storeKey: KEY, into });
+    expect(restored).toMatchObject({ sealed: true, artifact: { id: saved.id } });
     const original = await treeOf(dir);
     delete original["sessions.json.tmp-123"];
     delete original["sessions.lock"];
     expect(await treeOf(into)).toEqual(original);
+    // Without the key the sealed artifact is refused, not skipped.
+    await expect(
+      restoreStoreFromArtifact({ ...where, into: path.join(tmp, "nokey") }),
+    ).rejects.toMatchObject({
+      code: "STORE_KEY_REQUIRED",
+    });
+    // The temporary downloads are gone.
+    expect((await readdir(tmp)).filter((n) => n.startsWith("miyabi-artifact-"))).toEqual([]);
 
+    const latest = await findLatestStoreArtifact(api, { issueNumber: 7 });
+    if (!latest) throw new Error("no artifact found");
+    const uploaded = { id: saved.id };
     // Altered in storage: the digest GitHub recorded at upload no longer matches.
     const content = server.content(uploaded.id) ?? Buffer.alloc(0);
     content[content.length - 1] = (content[content.length - 1] ?? 0) ^ 1;
     await expect(
-      downloadStoreArtifact({ ...where, into: path.join(tmp, "download-2") }),
+      downloadStoreArtifact({ ...where, artifact: latest, into: path.join(tmp, "download-2") }),
     ).rejects.toMatchObject({ code: "STORE_ARTIFACT_TAMPERED" });
   });
 });

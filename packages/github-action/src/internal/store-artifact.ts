@@ -690,3 +690,90 @@ function transferError(name: string, what: "upload" | "download", error: unknown
     { cause: error },
   );
 }
+
+// ---------------------------------------------------------------------------------------
+// The two calls a job makes
+
+export interface SaveStoreArtifactOptions {
+  client: ArtifactTransfer;
+  storeDir: string;
+  issueNumber: number;
+  storeKey?: string;
+  /** GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, for the artifact's name. */
+  runId: number | string;
+  runAttempt: number | string;
+  retentionDays?: number;
+  /** Where the artifact file is made (RUNNER_TEMP); removed afterwards. */
+  tempDir: string;
+}
+
+/** Seals the store and uploads it; the report says what was left out and whether it is sealed. */
+export async function saveStoreArtifact(
+  options: SaveStoreArtifactOptions,
+): Promise<SealReport & { id: number; name: string }> {
+  const dir = await fs.mkdtemp(path.join(options.tempDir, "miyabi-artifact-"));
+  try {
+    const file = path.join(dir, storeArtifactName(options));
+    const report = await sealStore({
+      storeDir: options.storeDir,
+      issueNumber: options.issueNumber,
+      storeKey: options.storeKey,
+      file,
+    });
+    const uploaded = await uploadStoreArtifact({
+      client: options.client,
+      file,
+      ...(options.retentionDays !== undefined ? { retentionDays: options.retentionDays } : {}),
+    });
+    return { ...report, id: uploaded.id, name: uploaded.name };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface RestoreStoreArtifactOptions {
+  api: ArtifactApi;
+  client: ArtifactTransfer;
+  /** A token with `actions: read`. */
+  token: string;
+  owner: string;
+  repo: string;
+  issueNumber: number;
+  storeKey?: string;
+  /** A directory that does not exist yet: the store's files land there. */
+  into: string;
+  /** Where the download goes (RUNNER_TEMP); removed afterwards. */
+  tempDir: string;
+}
+
+/**
+ * The store from the issue's latest artifact, when the cache entry is gone: undefined when
+ * there is none; throws StoreArtifactError when the latest one is refused (an older one is
+ * never tried instead: the refusal is the news).
+ */
+export async function restoreStoreFromArtifact(
+  options: RestoreStoreArtifactOptions,
+): Promise<(UnsealReport & { artifact: RepoArtifact }) | undefined> {
+  const artifact = await findLatestStoreArtifact(options.api, { issueNumber: options.issueNumber });
+  if (!artifact) return undefined;
+  const dir = await fs.mkdtemp(path.join(options.tempDir, "miyabi-artifact-"));
+  try {
+    const file = await downloadStoreArtifact({
+      client: options.client,
+      artifact,
+      token: options.token,
+      owner: options.owner,
+      repo: options.repo,
+      into: path.join(dir, "download"),
+    });
+    const report = await unsealStore({
+      file,
+      issueNumber: options.issueNumber,
+      storeKey: options.storeKey,
+      into: options.into,
+    });
+    return { ...report, artifact };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
