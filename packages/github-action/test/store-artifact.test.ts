@@ -34,6 +34,7 @@ import {
 } from "../src/internal/store-artifact.js";
 
 const KEY = "correct horse battery staple 42";
+const REPO_ID = "186853002";
 const SECRET_TALK = "the agent said: the password hint is tuna";
 const run = promisify(execFile);
 
@@ -87,6 +88,7 @@ async function sealed(options: { key?: string; issue?: number } = {}) {
   );
   await mkdir(path.dirname(file), { recursive: true });
   const report = await sealStore({
+    repositoryId: REPO_ID,
     storeDir: dir,
     issueNumber: options.issue ?? 7,
     storeKey: options.key ?? KEY,
@@ -130,7 +132,13 @@ describe("sealing with a store key", () => {
     expect(bytes.includes(Buffer.from(sessionId))).toBe(false);
 
     const into = path.join(tmp, "restored");
-    const result = await unsealStore({ file, issueNumber: 7, storeKey: KEY, into });
+    const result = await unsealStore({
+      repositoryId: REPO_ID,
+      file,
+      issueNumber: 7,
+      storeKey: KEY,
+      into,
+    });
     expect(result.sealed).toBe(true);
     const original = await treeOf(dir);
     delete original["sessions.json.tmp-123"];
@@ -166,7 +174,13 @@ describe("sealing with a store key", () => {
       await writeFile(tampered, copy);
       const into = path.join(tmp, `into-${at}`);
       await expectRefused(
-        unsealStore({ file: tampered, issueNumber: 7, storeKey: KEY, into }),
+        unsealStore({
+          repositoryId: REPO_ID,
+          file: tampered,
+          issueNumber: 7,
+          storeKey: KEY,
+          into,
+        }),
         /^STORE_(ARTIFACT_(TAMPERED|INVALID|WRONG_ISSUE|UNSEALED)|KEY_MISMATCH)$/,
         into,
       );
@@ -177,6 +191,7 @@ describe("sealing with a store key", () => {
     await writeFile(path.join(tmp, "body"), copy);
     await expectRefused(
       unsealStore({
+        repositoryId: REPO_ID,
         file: path.join(tmp, "body"),
         issueNumber: 7,
         storeKey: KEY,
@@ -191,12 +206,24 @@ describe("sealing with a store key", () => {
     const { file } = await sealed();
     const into = path.join(tmp, "into");
     await expectRefused(
-      unsealStore({ file, issueNumber: 7, storeKey: "another key entirely, 32 chars", into }),
+      unsealStore({
+        repositoryId: REPO_ID,
+        file,
+        issueNumber: 7,
+        storeKey: "another key entirely, 32 chars",
+        into,
+      }),
       "STORE_KEY_MISMATCH",
       into,
     );
     await expectRefused(
-      unsealStore({ file, issueNumber: 8, storeKey: KEY, into }),
+      unsealStore({
+        repositoryId: REPO_ID,
+        file,
+        issueNumber: 8,
+        storeKey: KEY,
+        into,
+      }),
       "STORE_ARTIFACT_WRONG_ISSUE",
       into,
     );
@@ -205,17 +232,33 @@ describe("sealing with a store key", () => {
     renumbered.writeUInt32BE(8, 10);
     await writeFile(path.join(tmp, "renumbered"), renumbered);
     await expectRefused(
-      unsealStore({ file: path.join(tmp, "renumbered"), issueNumber: 8, storeKey: KEY, into }),
+      unsealStore({
+        repositoryId: REPO_ID,
+        file: path.join(tmp, "renumbered"),
+        issueNumber: 8,
+        storeKey: KEY,
+        into,
+      }),
       "STORE_ARTIFACT_TAMPERED",
       into,
     );
-    await expectRefused(unsealStore({ file, issueNumber: 7, into }), "STORE_KEY_REQUIRED", into);
+    await expectRefused(
+      unsealStore({ repositoryId: REPO_ID, file, issueNumber: 7, into }),
+      "STORE_KEY_REQUIRED",
+      into,
+    );
   });
 
   it("refuses a short store key as an input error", async () => {
     const { dir } = await makeStore();
     await expect(
-      sealStore({ storeDir: dir, issueNumber: 7, storeKey: "short", file: path.join(tmp, "x") }),
+      sealStore({
+        repositoryId: REPO_ID,
+        storeDir: dir,
+        issueNumber: 7,
+        storeKey: "short",
+        file: path.join(tmp, "x"),
+      }),
     ).rejects.toBeInstanceOf(ActionInputError);
   });
 });
@@ -226,7 +269,12 @@ describe("without a store key", () => {
     expect(report.sealed).toBe(false);
     expect(report.leftOut).toEqual([`logs/${sessionId}.log`, `transcripts/${claudeId}.jsonl`]);
     const into = path.join(tmp, "restored");
-    const result = await unsealStore({ file, issueNumber: 7, into });
+    const result = await unsealStore({
+      repositoryId: REPO_ID,
+      file,
+      issueNumber: 7,
+      into,
+    });
     expect(result.sealed).toBe(false);
     const kept = Object.keys(await treeOf(into)).sort();
     expect(kept).toContain("sessions.json");
@@ -239,7 +287,13 @@ describe("without a store key", () => {
     const { file } = await sealed({ key: "" });
     const into = path.join(tmp, "into");
     await expectRefused(
-      unsealStore({ file, issueNumber: 7, storeKey: KEY, into }),
+      unsealStore({
+        repositoryId: REPO_ID,
+        file,
+        issueNumber: 7,
+        storeKey: KEY,
+        into,
+      }),
       "STORE_ARTIFACT_UNSEALED",
       into,
     );
@@ -249,7 +303,12 @@ describe("without a store key", () => {
     const { dir } = await makeStore();
     const id = randomUUID();
     await symlink("/etc/hostname", path.join(dir, "patches", `${id}.patch`));
-    const report = await sealStore({ storeDir: dir, issueNumber: 7, file: path.join(tmp, "a") });
+    const report = await sealStore({
+      repositoryId: REPO_ID,
+      storeDir: dir,
+      issueNumber: 7,
+      file: path.join(tmp, "a"),
+    });
     expect(report.ignored).toContain(`patches/${id}.patch`);
     expect(report.files).not.toContain(`patches/${id}.patch`);
   });
@@ -304,7 +363,7 @@ describe("an unsealed artifact is untrusted input", () => {
     await writeFile(file, craft(files));
     const into = path.join(tmp, "into");
     await expectRefused(
-      unsealStore({ file, issueNumber: 7, into }),
+      unsealStore({ repositoryId: REPO_ID, file, issueNumber: 7, into }),
       "STORE_ARTIFACT_INVALID",
       into,
     );
@@ -316,7 +375,7 @@ describe("an unsealed artifact is untrusted input", () => {
     await writeFile(file, craft([{ path: "sessions.json", data: await validDoc() }], "hidden"));
     const into = path.join(tmp, "into");
     await expectRefused(
-      unsealStore({ file, issueNumber: 7, into }),
+      unsealStore({ repositoryId: REPO_ID, file, issueNumber: 7, into }),
       "STORE_ARTIFACT_INVALID",
       into,
     );
@@ -327,7 +386,13 @@ describe("an unsealed artifact is untrusted input", () => {
     await writeFile(file, craft([{ path: `patches/${uuid}.patch`, data: "0".repeat(4_000_000) }]));
     const into = path.join(tmp, "into");
     await expectRefused(
-      unsealStore({ file, issueNumber: 7, into, limits: { maxBytes: 1000, maxFiles: 10 } }),
+      unsealStore({
+        repositoryId: REPO_ID,
+        file,
+        issueNumber: 7,
+        into,
+        limits: { maxBytes: 1000, maxFiles: 10 },
+      }),
       "STORE_ARTIFACT_INVALID",
       into,
     );
@@ -340,11 +405,18 @@ describe("an unsealed artifact is untrusted input", () => {
     const into = path.join(tmp, "into");
     await mkdir(into);
     await writeFile(path.join(into, "occupied"), "");
-    await expect(unsealStore({ file, issueNumber: 7, into })).rejects.toMatchObject({
+    await expect(
+      unsealStore({ repositoryId: REPO_ID, file, issueNumber: 7, into }),
+    ).rejects.toMatchObject({
       code: "STORE_ARTIFACT_INVALID",
     });
     const fresh = path.join(tmp, "fresh");
-    await unsealStore({ file, issueNumber: 7, into: fresh });
+    await unsealStore({
+      repositoryId: REPO_ID,
+      file,
+      issueNumber: 7,
+      into: fresh,
+    });
     expect(await treeOf(fresh)).toEqual({ "sessions.json": doc });
   });
 });
@@ -444,6 +516,7 @@ describe.each([
       owner: "octo",
       repo: "widgets",
       issueNumber: 7,
+      repositoryId: REPO_ID,
       tempDir: tmp,
     };
     // Nothing uploaded yet: no artifact, nothing restored.
@@ -453,6 +526,7 @@ describe.each([
 
     const { dir } = await makeStore();
     const saved = await saveStoreArtifact({
+      repositoryId: REPO_ID,
       client,
       storeDir: dir,
       issueNumber: 7,

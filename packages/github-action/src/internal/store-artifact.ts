@@ -24,8 +24,8 @@ import { ActionInputError, StoreArtifactError, type StoreArtifactErrorCode } fro
  * Artifacts of a public repository can be downloaded by anyone signed in, and any workflow
  * run of the repository (a fork's pull request included) can upload one under any name. So:
  * - with `store-key`, the store is sealed (AES-256-GCM, key from scrypt over the secret with
- *   a random salt, random nonce) and the header, the issue number and a purpose string are
- *   authenticated, so an artifact cannot be read without the secret, and one that was
+ *   a random salt, random nonce) and the header, the issue number, the repository and a
+ *   purpose string are authenticated, so an artifact cannot be read without the secret, and one that was
  *   altered, sealed with another key or made for another issue is refused before anything is
  *   written;
  * - without it, the conversation (transcripts, and the logs that carry the same stream) stays
@@ -129,6 +129,11 @@ export function isStoreArtifactName(name: string, issueNumber: number): boolean 
 export const SealStoreOptionsSchema = z.object({
   storeDir: z.string().min(1),
   issueNumber: z.number().int().positive(),
+  /**
+   * The repository's id (GITHUB_REPOSITORY_ID), authenticated with the issue: a store sealed
+   * in another repository with the same key (an organisation secret) is refused.
+   */
+  repositoryId: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
   /** The `store-key` secret input; empty or missing: the store leaves unsealed, without transcripts. */
   storeKey: z.string().optional(),
   /** The artifact file to write (its name is the artifact's name). */
@@ -166,7 +171,7 @@ export async function sealStore(input: SealStoreOptions): Promise<SealReport> {
     const keys = await deriveKeys(key, salt);
     const sealedHeader = Buffer.concat([header, salt, nonce, keys.check]);
     const cipher = createCipheriv("aes-256-gcm", keys.encryption, nonce);
-    cipher.setAAD(associatedData(sealedHeader));
+    cipher.setAAD(associatedData(sealedHeader, options.repositoryId));
     const body = Buffer.concat([cipher.update(compressed), cipher.final()]);
     artifact = Buffer.concat([sealedHeader, body, cipher.getAuthTag()]);
   } else {
@@ -264,8 +269,9 @@ function baseHeader(mode: 0 | 1, issueNumber: number): Buffer {
   return header;
 }
 
-function associatedData(header: Buffer): Buffer {
-  return Buffer.concat([header, Buffer.from(PURPOSE, "utf8")]);
+/** What a seal vouches for besides its contents: the header (issue included), purpose, repository. */
+function associatedData(header: Buffer, repositoryId: string): Buffer {
+  return Buffer.concat([header, Buffer.from(`${PURPOSE}\0repository=${repositoryId}`, "utf8")]);
 }
 
 async function deriveKeys(
@@ -288,6 +294,11 @@ export const UnsealStoreOptionsSchema = z.object({
   file: z.string().min(1),
   /** The issue the job works on; an artifact made for another issue is refused. */
   issueNumber: z.number().int().positive(),
+  /**
+   * The repository's id (GITHUB_REPOSITORY_ID), authenticated with the issue: a store sealed
+   * in another repository with the same key (an organisation secret) is refused.
+   */
+  repositoryId: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
   storeKey: z.string().optional(),
   /** A directory that does not exist yet (or is empty); the store's files land there. */
   into: z.string().min(1),
@@ -342,7 +353,7 @@ export async function unsealStore(input: UnsealStoreOptions): Promise<UnsealRepo
         "it is sealed, and this job has no store-key. Pass the same secret as the store-key input that sealed it. Nothing was restored.",
       );
     }
-    compressed = await openSealed(data, key, refuse);
+    compressed = await openSealed(data, key, options.repositoryId, refuse);
   } else {
     if (key) {
       // With a key configured every genuine artifact is sealed; an unsealed one is a downgrade.
@@ -376,7 +387,12 @@ function readHeader(data: Buffer): { mode: 0 | 1; issue: number } | undefined {
   return { mode, issue: data.readUInt32BE(MAGIC.length + 2) };
 }
 
-async function openSealed(data: Buffer, key: string, refuse: Refuse): Promise<Buffer> {
+async function openSealed(
+  data: Buffer,
+  key: string,
+  repositoryId: string,
+  refuse: Refuse,
+): Promise<Buffer> {
   const header = data.subarray(0, SEALED_HEADER);
   const salt = data.subarray(BASE_HEADER, BASE_HEADER + SALT);
   const nonce = data.subarray(BASE_HEADER + SALT, BASE_HEADER + SALT + NONCE);
@@ -389,7 +405,7 @@ async function openSealed(data: Buffer, key: string, refuse: Refuse): Promise<Bu
     );
   }
   const decipher = createDecipheriv("aes-256-gcm", keys.encryption, nonce);
-  decipher.setAAD(associatedData(header));
+  decipher.setAAD(associatedData(header, repositoryId));
   decipher.setAuthTag(data.subarray(data.length - TAG));
   const body = decipher.update(data.subarray(SEALED_HEADER, data.length - TAG));
   try {
@@ -397,7 +413,7 @@ async function openSealed(data: Buffer, key: string, refuse: Refuse): Promise<Bu
   } catch (error) {
     throw refuse(
       "STORE_ARTIFACT_TAMPERED",
-      "it failed authentication: it was altered after it was sealed. Re-run the phase that saved it, or start the pipeline again from its first phase. Nothing was restored.",
+      "it failed authentication: it was altered after it was sealed, or sealed in another repository. Re-run the phase that saved it, or start the pipeline again from its first phase. Nothing was restored.",
       error,
     );
   }
@@ -698,6 +714,8 @@ export interface SaveStoreArtifactOptions {
   client: ArtifactTransfer;
   storeDir: string;
   issueNumber: number;
+  /** GITHUB_REPOSITORY_ID. */
+  repositoryId: string | number;
   storeKey?: string;
   /** GITHUB_RUN_ID and GITHUB_RUN_ATTEMPT, for the artifact's name. */
   runId: number | string;
@@ -717,6 +735,7 @@ export async function saveStoreArtifact(
     const report = await sealStore({
       storeDir: options.storeDir,
       issueNumber: options.issueNumber,
+      repositoryId: options.repositoryId,
       storeKey: options.storeKey,
       file,
     });
@@ -739,6 +758,8 @@ export interface RestoreStoreArtifactOptions {
   owner: string;
   repo: string;
   issueNumber: number;
+  /** GITHUB_REPOSITORY_ID. */
+  repositoryId: string | number;
   storeKey?: string;
   /** A directory that does not exist yet: the store's files land there. */
   into: string;
@@ -769,6 +790,7 @@ export async function restoreStoreFromArtifact(
     const report = await unsealStore({
       file,
       issueNumber: options.issueNumber,
+      repositoryId: options.repositoryId,
       storeKey: options.storeKey,
       into: options.into,
     });
