@@ -387,7 +387,9 @@ export function reviewFeedback(review: {
   const summary = sanitizeUserText(review.body ?? "").trim();
   if (summary) parts.push(summary);
   for (const comment of review.comments) {
-    const where = comment.line === null ? comment.path : `${comment.path}:${comment.line}`;
+    // File names are agent-made too (git allows newlines in them): one plain line.
+    const file = sanitizeUserText(comment.path).replace(/\s+/g, " ").trim();
+    const where = comment.line === null ? file : `${file}:${comment.line}`;
     const text = sanitizeUserText(comment.body).trim();
     if (text) parts.push(`- ${where}: ${text.replace(/\n+/g, "\n  ")}`);
   }
