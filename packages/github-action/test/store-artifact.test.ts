@@ -579,3 +579,18 @@ describe.each([
     ).rejects.toMatchObject({ code: "STORE_ARTIFACT_TAMPERED" });
   });
 });
+
+it("says which transfer failed and why, cause first", async (t) => {
+  const server = await startArtifactServer();
+  t.onTestFinished(() => server.close());
+  const client = childClient(process.execPath, () => server.env());
+  const { file } = await sealed();
+  server.setFaults({ rpcErrors: { CreateArtifact: "permission_denied" } });
+  const error = await uploadStoreArtifact({ client, file }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(StoreArtifactError);
+  expect(error).toMatchObject({ code: "STORE_ARTIFACT_TRANSFER_FAILED" });
+  expect((error as Error).message).toMatch(
+    /^Failed to CreateArtifact: .*403.*the upload of the store artifact/,
+  );
+  expect(server.artifacts()).toEqual([]);
+});
