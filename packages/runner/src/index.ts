@@ -1,4 +1,12 @@
 export {
+  type BudgetState,
+  type BudgetStatus,
+  BudgetUsdSchema,
+  budgetStatus,
+  phaseBudgetUsd,
+  recordedCostUsd,
+} from "./internal/budget.js";
+export {
   ClaudeNotFoundError,
   HandoffError,
   PipelineConfigError,
@@ -69,6 +77,17 @@ export {
   claudeTranscriptPath,
 } from "./internal/transcripts.js";
 export { widenings } from "./internal/widenings.js";
+export {
+  type Finding,
+  parseVerdict,
+  VERDICT_INSTRUCTIONS,
+  VERDICT_JSON_SCHEMA,
+  VERDICT_SCHEMA,
+  type Verdict,
+  type VerdictParse,
+  verdictArgs,
+  verdictFromLog,
+} from "./internal/verdict.js";
 export {
   type CommitPhaseOptions,
   type CommitResult,

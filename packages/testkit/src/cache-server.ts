@@ -16,33 +16,34 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { closeServer, listen, readBody } from "./internal/http.js";
+import {
+  BLOB_ACCOUNT_PATH,
+  type BlobGrant,
+  newBlob,
+  newSignature,
+  type StoredBlob,
+  serveBlob,
+  signedBlobUrl,
+} from "./internal/azure-blob.js";
+import { closeServer, isRecord, listen, readBody } from "./internal/http.js";
+import {
+  fail,
+  fakeRuntimeToken,
+  int64Field,
+  parseJson,
+  sendTwirp,
+  stringArrayField,
+  stringField,
+  type TwirpErrorCode,
+  type TwirpResult,
+} from "./internal/twirp.js";
+
+export type { TwirpErrorCode } from "./internal/twirp.js";
 
 export type CacheRpcMethod =
   | "GetCacheEntryDownloadURL"
   | "CreateCacheEntry"
   | "FinalizeCacheEntryUpload";
-
-/** Twirp error codes, each answered with the HTTP status the twirp spec assigns to it. */
-export type TwirpErrorCode =
-  | "canceled"
-  | "unknown"
-  | "invalid_argument"
-  | "malformed"
-  | "deadline_exceeded"
-  | "not_found"
-  | "bad_route"
-  | "already_exists"
-  | "permission_denied"
-  | "unauthenticated"
-  | "resource_exhausted"
-  | "failed_precondition"
-  | "aborted"
-  | "out_of_range"
-  | "unimplemented"
-  | "internal"
-  | "unavailable"
-  | "dataloss";
 
 export interface CacheFaults {
   /** CreateCacheEntry answers 409 `already_exists`, exactly as the real service does for a taken key. */
@@ -90,31 +91,10 @@ export interface CacheServer {
 }
 
 const SERVICE_PATH = "/twirp/github.actions.results.api.v1.CacheService/";
-// Azurite's well-known account name; any first path segment would do.
-const BLOB_PATH = "/devstoreaccount1/actions-cache/";
+const CONTAINER = "actions-cache/";
+const BLOB_PATH = `${BLOB_ACCOUNT_PATH}${CONTAINER}`;
 // Kept verbatim from the hosted service so logs and assertions match production.
 const ALREADY_EXISTS_MSG = "cache entry with the same key, version, and scope already exists";
-
-const TWIRP_STATUS: Record<TwirpErrorCode, number> = {
-  canceled: 408,
-  unknown: 500,
-  invalid_argument: 400,
-  malformed: 400,
-  deadline_exceeded: 408,
-  not_found: 404,
-  bad_route: 404,
-  already_exists: 409,
-  permission_denied: 403,
-  unauthenticated: 401,
-  resource_exhausted: 429,
-  failed_precondition: 412,
-  aborted: 409,
-  out_of_range: 400,
-  unimplemented: 501,
-  internal: 500,
-  unavailable: 503,
-  dataloss: 500,
-};
 
 interface StoredEntry {
   id: number;
@@ -128,11 +108,6 @@ interface StoredEntry {
   size: number;
 }
 
-interface StoredBlob {
-  data: Buffer | undefined;
-  blocks: Map<string, Buffer>;
-}
-
 interface State {
   url: string;
   token: string;
@@ -142,10 +117,6 @@ interface State {
   calls: CacheCall[];
   nextId: number;
 }
-
-type TwirpResult =
-  | { ok: true; body: Record<string, unknown> }
-  | { ok: false; code: TwirpErrorCode; msg: string };
 
 export async function startCacheServer(
   options: { faults?: CacheFaults } = {},
@@ -161,7 +132,7 @@ export async function startCacheServer(
   };
   const server = createServer((req, res) => {
     route(state, req, res).catch((error: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { code: "internal", msg: String(error) });
+      if (!res.headersSent) sendTwirp(res, fail("internal", String(error)));
       else res.destroy();
     });
   });
@@ -202,22 +173,6 @@ function cacheEnv(url: string, token: string): Record<string, string> {
   };
 }
 
-/**
- * The cache library only forwards the token as a bearer; it is JWT-shaped (with the
- * `scp` claim the runner issues) so libraries that do decode it, like @actions/artifact,
- * also accept it.
- */
-function fakeRuntimeToken(): string {
-  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-  const header = part({ alg: "HS256", typ: "JWT" });
-  const payload = part({
-    scp: "Actions.ExampleScope Actions.Results:00000000-0000-0000-0000-000000000001:00000000-0000-0000-0000-000000000002",
-    iss: "miyabi-testkit",
-    exp: Math.floor(Date.now() / 1000) + 24 * 3600,
-  });
-  return `${header}.${payload}.${randomBytes(32).toString("base64url")}`;
-}
-
 function summarize(entry: StoredEntry): CacheEntrySummary {
   return { key: entry.key, version: entry.version, size: entry.size, createdAt: entry.createdAt };
 }
@@ -231,7 +186,7 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
     handleBlob(state, req, res, url, body);
   } else {
     state.calls.push({ method: "Unrouted", body: { httpMethod: req.method, path: url.pathname } });
-    sendTwirpError(res, "bad_route", `no handler for path ${url.pathname}`);
+    sendTwirp(res, fail("bad_route", `no handler for path ${url.pathname}`));
   }
 }
 
@@ -247,9 +202,7 @@ function handleTwirp(
 ): void {
   const body = parseJson(raw);
   state.calls.push({ method, body: body.ok ? body.value : raw.toString("utf8") });
-  const result = twirpResult(state, req, method, body);
-  if (result.ok) sendJson(res, 200, result.body);
-  else sendTwirpError(res, result.code, result.msg);
+  sendTwirp(res, twirpResult(state, req, method, body));
 }
 
 function twirpResult(
@@ -267,7 +220,7 @@ function twirpResult(
   }
   const injected = injectedFault(state.faults, method);
   if (injected) return injected;
-  const request = body.ok ? asRecord(body.value) : undefined;
+  const request = body.ok && isRecord(body.value) ? body.value : undefined;
   if (!request) return fail("malformed", "the request body is not a JSON object");
   switch (method) {
     case "GetCacheEntryDownloadURL":
@@ -344,14 +297,14 @@ function createEntry(state: State, request: Record<string, unknown>): TwirpResul
     key,
     version,
     blobName: randomBytes(16).toString("hex"),
-    uploadSig: randomBytes(24).toString("base64url"),
-    downloadSig: randomBytes(24).toString("base64url"),
+    uploadSig: newSignature(),
+    downloadSig: newSignature(),
     createdAt: new Date(),
     finalized: false,
     size: 0,
   };
   state.entries.push(entry);
-  state.blobs.set(entry.blobName, { data: undefined, blocks: new Map() });
+  state.blobs.set(entry.blobName, newBlob());
   return {
     ok: true,
     body: {
@@ -381,10 +334,6 @@ function finalizeEntry(state: State, request: Record<string, unknown>): TwirpRes
   return { ok: true, body: { ok: true, entry_id: String(entry.id), message: "" } };
 }
 
-function fail(code: TwirpErrorCode, msg: string): TwirpResult {
-  return { ok: false, code, msg };
-}
-
 function isRpcMethod(method: string): method is CacheRpcMethod {
   return (
     method === "GetCacheEntryDownloadURL" ||
@@ -394,18 +343,11 @@ function isRpcMethod(method: string): method is CacheRpcMethod {
 }
 
 function blobUrl(state: State, entry: StoredEntry, sig: string, permissions: string): string {
-  const query = new URLSearchParams({ sv: "2024-11-04", sr: "b", sp: permissions, sig });
-  return `${state.url.replace(/\/$/, "")}${BLOB_PATH}${entry.blobName}?${query.toString()}`;
+  return signedBlobUrl(state.url, `${CONTAINER}${entry.blobName}`, sig, permissions);
 }
 
 // ---------------------------------------------------------------------------------------
-// Blob storage (the Azure Blob REST subset the Azure SDK and the library's GET use)
-
-interface BlobReply {
-  status: number;
-  headers?: Record<string, string>;
-  body?: Buffer;
-}
+// Blob storage
 
 function handleBlob(
   state: State,
@@ -415,201 +357,16 @@ function handleBlob(
   body: Buffer,
 ): void {
   const name = url.pathname.slice(BLOB_PATH.length);
-  const target = {
-    entry: state.entries.find((e) => e.blobName === name),
-    blob: state.blobs.get(name),
-  };
-  let reply: BlobReply;
-  if (req.method === "PUT") {
-    const comp = url.searchParams.get("comp") ?? "";
-    state.calls.push({ method: "BlobUpload", body: { blob: name, comp, bytes: body.length } });
-    reply = putBlob(state.faults, url, req, body, target);
-  } else if (req.method === "GET" || req.method === "HEAD") {
-    const range = rangeHeader(req);
-    state.calls.push({
-      method: "BlobDownload",
-      body: { blob: name, httpMethod: req.method, range },
-    });
-    reply = getBlob(state.faults, url, req.method, range, target);
-  } else {
-    state.calls.push({ method: "Unrouted", body: { httpMethod: req.method, path: url.pathname } });
-    reply = blobError(405, "UnsupportedHttpVerb", "The resource doesn't support the HTTP verb.");
-  }
-  res.writeHead(reply.status, { ...azureHeaders(), ...reply.headers });
-  res.end(reply.body);
-}
-
-interface BlobTarget {
-  entry: StoredEntry | undefined;
-  blob: StoredBlob | undefined;
-}
-
-function putBlob(
-  faults: CacheFaults,
-  url: URL,
-  req: IncomingMessage,
-  body: Buffer,
-  { entry, blob }: BlobTarget,
-): BlobReply {
-  if (faults.uploadFailure || !entry || !blob) return authFailed();
-  if (url.searchParams.get("sig") !== entry.uploadSig || entry.finalized) return authFailed();
-  const comp = url.searchParams.get("comp");
-  if (comp === "block") {
-    const id = url.searchParams.get("blockid");
-    if (!id) return blobError(400, "InvalidQueryParameterValue", "blockid is missing.");
-    blob.blocks.set(id, body);
-  } else if (comp === "blocklist") {
-    const assembled = assembleBlocks(blob, body.toString("utf8"));
-    if (!assembled) return blobError(400, "InvalidBlockList", "The block list is invalid.");
-    blob.data = assembled;
-    blob.blocks.clear();
-  } else if (req.headers["x-ms-blob-type"] === "BlockBlob") {
-    blob.data = body;
-  } else {
-    return blobError(400, "MissingRequiredHeader", "x-ms-blob-type is required.");
-  }
-  return { status: 201, headers: { "Content-Length": "0" } };
-}
-
-/** Put Block List: the XML names staged blocks (<Latest>/<Uncommitted>) in blob order. */
-function assembleBlocks(blob: StoredBlob, xml: string): Buffer | undefined {
-  const parts: Buffer[] = [];
-  for (const match of xml.matchAll(/<(Latest|Uncommitted|Committed)>([^<]*)<\/\1>/g)) {
-    const block = blob.blocks.get(match[2] ?? "");
-    if (!block) return undefined;
-    parts.push(block);
-  }
-  return Buffer.concat(parts);
-}
-
-function getBlob(
-  faults: CacheFaults,
-  url: URL,
-  method: "GET" | "HEAD",
-  range: string | undefined,
-  { entry, blob }: BlobTarget,
-): BlobReply {
-  if (!entry || url.searchParams.get("sig") !== entry.downloadSig) return authFailed();
-  if (faults.downloadFailure) {
-    return blobError(500, "InternalError", "The server encountered an internal error.");
-  }
-  const data = blob?.data;
-  if (!data || !entry.finalized) {
-    return blobError(404, "BlobNotFound", "The specified blob does not exist.");
-  }
-  const slice = byteRange(range, data.length);
-  if (slice === "unsatisfiable")
-    return blobError(416, "InvalidRange", "The range specified is invalid.");
-  const [start, end] = slice ?? [0, data.length - 1];
-  return {
-    status: slice ? 206 : 200,
-    headers: {
-      "Content-Type": "application/octet-stream",
-      "Content-Length": String(end - start + 1),
-      "Accept-Ranges": "bytes",
-      "x-ms-blob-type": "BlockBlob",
-      ...(slice ? { "Content-Range": `bytes ${start}-${end}/${data.length}` } : {}),
-    },
-    ...(method === "GET" ? { body: data.subarray(start, end + 1) } : {}),
-  };
-}
-
-/** The Azure SDK sends x-ms-range; plain HTTP clients send Range. */
-function rangeHeader(req: IncomingMessage): string | undefined {
-  const value = req.headers["x-ms-range"] ?? req.headers.range;
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function byteRange(
-  header: string | undefined,
-  size: number,
-): [number, number] | "unsatisfiable" | undefined {
-  const match = header ? /^bytes=(\d+)-(\d*)$/.exec(header.trim()) : null;
-  if (!match) return undefined;
-  const start = Number(match[1]);
-  const end = match[2] ? Math.min(Number(match[2]), size - 1) : size - 1;
-  return start > end || start >= size ? "unsatisfiable" : [start, end];
-}
-
-function authFailed(): BlobReply {
-  return blobError(
-    403,
-    "AuthenticationFailed",
-    "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
-  );
-}
-
-function azureHeaders(): Record<string, string> {
-  return {
-    "x-ms-request-id": randomBytes(16).toString("hex"),
-    "x-ms-version": "2024-11-04",
-    ETag: `"0x${randomBytes(8).toString("hex").toUpperCase()}"`,
-    "Last-Modified": new Date().toUTCString(),
-    Date: new Date().toUTCString(),
-  };
-}
-
-/**
- * Azure's XML error body. The connection stays keep-alive like Azure's: the library never
- * reads the body of a failed download, so its process lingers until the server drops the
- * idle socket (5 s here) — a real effect worth seeing in tests.
- */
-function blobError(status: number, code: string, message: string): BlobReply {
-  const xml = `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
-  return {
-    status,
-    headers: {
-      "Content-Type": "application/xml",
-      "Content-Length": String(Buffer.byteLength(xml)),
-      "x-ms-error-code": code,
-    },
-    body: Buffer.from(xml),
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// Plumbing
-
-function sendTwirpError(res: ServerResponse, code: TwirpErrorCode, msg: string): void {
-  sendJson(res, TWIRP_STATUS[code], { code, msg });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "Content-Type": "application/json",
-    "Content-Length": String(Buffer.byteLength(text)),
-  });
-  res.end(text);
-}
-
-function parseJson(raw: Buffer): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(raw.toString("utf8")) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === "object" && value !== null && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
-
-function stringField(record: Record<string, unknown>, name: string): string {
-  const value = record[name];
-  return typeof value === "string" ? value : "";
-}
-
-function stringArrayField(record: Record<string, unknown>, name: string): string[] {
-  const value = record[name];
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
-}
-
-/** proto3 JSON writes int64 as a string; accept a number too. */
-function int64Field(record: Record<string, unknown>, name: string): number {
-  const value = record[name];
-  if (typeof value === "number") return value;
-  return typeof value === "string" && /^\d+$/.test(value) ? Number(value) : 0;
+  const entry = state.entries.find((e) => e.blobName === name);
+  const blob = state.blobs.get(name);
+  const grant: BlobGrant | undefined =
+    entry && blob
+      ? {
+          uploadSig: entry.uploadSig,
+          downloadSig: entry.downloadSig,
+          finalized: entry.finalized,
+          blob,
+        }
+      : undefined;
+  state.calls.push(serveBlob(req, res, url, body, grant, state.faults));
 }

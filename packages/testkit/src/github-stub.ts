@@ -10,6 +10,7 @@
  * an action that talks about the wrong issue.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { ArtifactRestSource, RestArtifact } from "./artifact-server.js";
 import { closeServer, isRecord, listen, readBody } from "./internal/http.js";
 
 export type RepoRole = "admin" | "write" | "maintain" | "triage" | "read" | "none";
@@ -34,6 +35,33 @@ export interface StubPull {
   body: string;
   state: "open" | "closed";
   html_url: string;
+  /** The head branch's repository (`owner/name`) when it is a fork; default: this repository. */
+  headRepo?: string;
+  /** Author login; default: the bot login. */
+  user?: string;
+  requestedReviewers?: string[];
+}
+
+export interface StubReviewComment {
+  id: number;
+  pull_number: number;
+  review_id: number;
+  path: string;
+  /** Null for a comment on a line that is no longer in the diff. */
+  line: number | null;
+  body: string;
+  user: GitHubUser;
+}
+
+export interface StubReaction {
+  comment_id: number;
+  content: string;
+}
+
+export interface StubDispatch {
+  workflow_id: string;
+  ref: string;
+  inputs: Record<string, unknown>;
 }
 
 export interface StubIssue {
@@ -58,6 +86,12 @@ export interface GitHubStubOptions {
   comments?: { issue_number: number; body: string; user?: string }[];
   /** Author of comments and pull requests created through the API. */
   botLogin?: string;
+  /** Serves the repository's workflow artifacts (`startArtifactServer().rest`). */
+  artifacts?: ArtifactRestSource;
+  /** Pull requests that exist from the start, e.g. one from a fork (`headRepo`). */
+  pulls?: (Omit<StubPull, "html_url" | "state"> & { state?: "open" | "closed" })[];
+  /** Line comments of pull request reviews. */
+  reviewComments?: (Omit<StubReviewComment, "id" | "user"> & { user?: string })[];
 }
 
 export interface StubRequest {
@@ -78,6 +112,10 @@ export interface GitHubStub {
     pulls: StubPull[];
     /** Labels defined on the repository (created explicitly or by adding them to an issue). */
     repoLabels: Map<string, StubLabel>;
+    reviewComments: StubReviewComment[];
+    reactions: StubReaction[];
+    /** workflow_dispatch events created through the API. */
+    dispatches: StubDispatch[];
   };
   requests: StubRequest[];
   close(): Promise<void>;
@@ -106,7 +144,15 @@ const DEFAULT_LABEL_COLOR = "ededed";
 export async function startGitHubStub(options: GitHubStubOptions): Promise<GitHubStub> {
   const stub: GitHubStub = {
     url: "",
-    state: { comments: [], labels: new Map(), pulls: [], repoLabels: new Map() },
+    state: {
+      comments: [],
+      labels: new Map(),
+      pulls: [],
+      repoLabels: new Map(),
+      reviewComments: [],
+      reactions: [],
+      dispatches: [],
+    },
     requests: [],
     close: async () => undefined,
   };
@@ -132,6 +178,21 @@ function seed(ctx: Omit<Ctx, "url" | "body">): void {
   for (const issue of ctx.issues.values()) {
     ctx.stub.state.labels.set(issue.number, [...(issue.labels ?? [])]);
     for (const name of issue.labels ?? []) defineLabel(ctx.stub, name);
+  }
+  for (const pull of ctx.options.pulls ?? []) {
+    ctx.stub.state.pulls.push({
+      ...pull,
+      state: pull.state ?? "open",
+      html_url: `${htmlBase(ctx)}/pull/${pull.number}`,
+    });
+    ctx.stub.state.labels.set(pull.number, []);
+  }
+  for (const comment of ctx.options.reviewComments ?? []) {
+    ctx.stub.state.reviewComments.push({
+      ...comment,
+      id: ctx.ids.next++,
+      user: { login: comment.user ?? "reviewer" },
+    });
   }
   for (const comment of ctx.options.comments ?? []) {
     ctx.stub.state.comments.push({
@@ -190,6 +251,27 @@ const ROUTES: { method: string; pattern: RegExp; handler: Handler }[] = [
   { method: "GET", pattern: /^\/pulls$/, handler: listPulls },
   { method: "POST", pattern: /^\/pulls$/, handler: createPull },
   { method: "PATCH", pattern: /^\/pulls\/(\d+)$/, handler: updatePull },
+  { method: "GET", pattern: /^\/pulls\/(\d+)$/, handler: getPull },
+  {
+    method: "GET",
+    pattern: /^\/pulls\/(\d+)\/reviews\/(\d+)\/comments$/,
+    handler: listReviewComments,
+  },
+  {
+    method: "POST",
+    pattern: /^\/pulls\/(\d+)\/requested_reviewers$/,
+    handler: requestReviewers,
+  },
+  { method: "POST", pattern: /^\/issues\/comments\/(\d+)\/reactions$/, handler: addReaction },
+  {
+    method: "POST",
+    pattern: /^\/actions\/workflows\/([^/]+)\/dispatches$/,
+    handler: dispatchWorkflow,
+  },
+  { method: "GET", pattern: /^\/actions\/artifacts$/, handler: listArtifacts },
+  { method: "GET", pattern: /^\/actions\/runs\/(\d+)\/artifacts$/, handler: listRunArtifacts },
+  { method: "GET", pattern: /^\/actions\/artifacts\/(\d+)$/, handler: getArtifact },
+  { method: "GET", pattern: /^\/actions\/artifacts\/(\d+)\/zip$/, handler: downloadArtifact },
 ];
 
 function dispatch(ctx: Ctx, method: string): Reply {
@@ -525,13 +607,144 @@ function pullJson(ctx: Ctx, pull: StubPull): Record<string, unknown> {
     title: pull.title,
     body: pull.body,
     html_url: pull.html_url,
-    user: { login: ctx.options.botLogin },
+    user: { login: pull.user ?? ctx.options.botLogin },
     labels: labelObjects(ctx, pull.number),
     draft: false,
     merged: false,
-    head: { ref: pull.head, label: `${owner}:${pull.head}`, repo: repoJson },
+    requested_reviewers: (pull.requestedReviewers ?? []).map((login) => ({ login })),
+    head: {
+      ref: pull.head,
+      label: `${(pull.headRepo ?? `${owner}/${repo}`).split("/")[0]}:${pull.head}`,
+      repo: pull.headRepo
+        ? {
+            name: pull.headRepo.split("/")[1],
+            full_name: pull.headRepo,
+            owner: { login: pull.headRepo.split("/")[0] },
+          }
+        : repoJson,
+    },
     base: { ref: pull.base, label: `${owner}:${pull.base}`, repo: repoJson },
   };
+}
+
+function getPull(ctx: Ctx, [n]: readonly string[]): Reply {
+  const pull = ctx.stub.state.pulls.find((p) => p.number === Number(n));
+  return pull ? { status: 200, body: pullJson(ctx, pull) } : notFound();
+}
+
+function listReviewComments(ctx: Ctx, [n, reviewId]: readonly string[]): Reply {
+  if (!ctx.stub.state.pulls.some((p) => p.number === Number(n))) return notFound();
+  const comments = ctx.stub.state.reviewComments.filter(
+    (c) => c.pull_number === Number(n) && c.review_id === Number(reviewId),
+  );
+  return paginate(
+    ctx,
+    comments.map((c) => ({
+      id: c.id,
+      pull_request_review_id: c.review_id,
+      path: c.path,
+      line: c.line,
+      original_line: c.line,
+      body: c.body,
+      user: { login: c.user.login, type: "User" },
+    })),
+  );
+}
+
+/** GitHub refuses to request a review from the pull request's author. */
+function requestReviewers(ctx: Ctx, [n]: readonly string[]): Reply {
+  const pull = ctx.stub.state.pulls.find((p) => p.number === Number(n));
+  if (!pull) return notFound();
+  const reviewers = isRecord(ctx.body) ? ctx.body.reviewers : undefined;
+  if (!Array.isArray(reviewers) || !reviewers.every((r) => typeof r === "string")) {
+    return validationFailed([{ resource: "PullRequest", code: "invalid", field: "reviewers" }]);
+  }
+  const author = pull.user ?? ctx.options.botLogin;
+  if (reviewers.includes(author)) {
+    return {
+      status: 422,
+      body: {
+        message: "Review cannot be requested from pull request author.",
+        documentation_url: DOCS,
+      },
+    };
+  }
+  pull.requestedReviewers = [...new Set([...(pull.requestedReviewers ?? []), ...reviewers])];
+  return { status: 201, body: pullJson(ctx, pull) };
+}
+
+const REACTIONS = new Set(["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"]);
+
+function addReaction(ctx: Ctx, [id]: readonly string[]): Reply {
+  if (!ctx.stub.state.comments.some((c) => c.id === Number(id))) return notFound();
+  const content = stringProp(ctx.body, "content");
+  if (!content || !REACTIONS.has(content)) {
+    return validationFailed([{ resource: "Reaction", code: "invalid", field: "content" }]);
+  }
+  ctx.stub.state.reactions.push({ comment_id: Number(id), content });
+  return {
+    status: 201,
+    body: { id: ctx.ids.next++, content, user: { login: ctx.options.botLogin } },
+  };
+}
+
+function dispatchWorkflow(ctx: Ctx, [workflowId]: readonly string[]): Reply {
+  const ref = stringProp(ctx.body, "ref");
+  if (!ref)
+    return validationFailed([{ resource: "Workflow", code: "missing_field", field: "ref" }]);
+  const inputs = isRecord(ctx.body) && isRecord(ctx.body.inputs) ? ctx.body.inputs : {};
+  ctx.stub.state.dispatches.push({ workflow_id: workflowId ?? "", ref, inputs });
+  return { status: 204 };
+}
+
+// ---------------------------------------------------------------------------------------
+// Workflow artifacts (served from an artifact stand-in, see GitHubStubOptions.artifacts)
+
+function repoArtifacts(ctx: Ctx): RestArtifact[] {
+  return (
+    ctx.options.artifacts?.list(ctx.stub.url, `/repos/${ctx.options.owner}/${ctx.options.repo}`) ??
+    []
+  );
+}
+
+/** `name` filters by exact name, as on GitHub; the list is newest first. */
+function listArtifacts(ctx: Ctx): Reply {
+  const name = ctx.url.searchParams.get("name");
+  return artifactPage(
+    ctx,
+    repoArtifacts(ctx).filter((a) => !name || a.name === name),
+  );
+}
+
+function listRunArtifacts(ctx: Ctx, [runId]: readonly string[]): Reply {
+  const name = ctx.url.searchParams.get("name");
+  return artifactPage(
+    ctx,
+    repoArtifacts(ctx).filter(
+      (a) => a.workflow_run.id === Number(runId) && (!name || a.name === name),
+    ),
+  );
+}
+
+function getArtifact(ctx: Ctx, [id]: readonly string[]): Reply {
+  const artifact = repoArtifacts(ctx).find((a) => a.id === Number(id));
+  return artifact ? { status: 200, body: artifact } : notFound();
+}
+
+/** GitHub answers 302 to a short-lived blob URL, or 410 once the artifact expired. */
+function downloadArtifact(ctx: Ctx, [id]: readonly string[]): Reply {
+  const artifact = repoArtifacts(ctx).find((a) => a.id === Number(id));
+  if (!artifact) return notFound();
+  const location = ctx.options.artifacts?.downloadUrl(artifact.id);
+  if (!location)
+    return { status: 410, body: { message: "Artifact has expired", documentation_url: DOCS } };
+  return { status: 302, headers: { Location: location } };
+}
+
+/** Artifact lists are objects (`total_count`, `artifacts`), paged like every list. */
+function artifactPage(ctx: Ctx, artifacts: RestArtifact[]): Reply {
+  const page = paginate(ctx, artifacts);
+  return { ...page, body: { total_count: artifacts.length, artifacts: page.body } };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -564,7 +777,7 @@ function clamp(value: number, min: number, max: number): number {
   return Number.isFinite(value) ? Math.min(max, Math.max(min, Math.trunc(value))) : min;
 }
 
-function htmlBase(ctx: Ctx): string {
+function htmlBase(ctx: Pick<Ctx, "options">): string {
   return `https://github.com/${ctx.options.owner}/${ctx.options.repo}`;
 }
 

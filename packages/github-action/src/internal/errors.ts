@@ -207,3 +207,31 @@ export class ProtectedPatchError extends MiyabiError {
     this.paths = paths;
   }
 }
+
+export type StoreArtifactErrorCode =
+  | "STORE_ARTIFACT_TAMPERED"
+  | "STORE_KEY_MISMATCH"
+  | "STORE_ARTIFACT_WRONG_ISSUE"
+  | "STORE_KEY_REQUIRED"
+  | "STORE_ARTIFACT_UNSEALED"
+  | "STORE_ARTIFACT_INVALID"
+  | "STORE_ARTIFACT_TRANSFER_FAILED";
+
+/**
+ * A store artifact was refused or could not be moved. Nothing was written into the store
+ * when this is thrown from unsealing; the message says why and what to do.
+ */
+export class StoreArtifactError extends MiyabiError {
+  declare readonly code: StoreArtifactErrorCode;
+  readonly artifact: string;
+
+  constructor(
+    code: StoreArtifactErrorCode,
+    artifact: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.artifact = artifact;
+  }
+}
