@@ -1,3 +1,4 @@
+export { parseDocument } from "./internal/document.js";
 export {
   type CoreErrorCode,
   IllegalTransitionError,

@@ -76,7 +76,6 @@ export {
   claudeProjectDirName,
   claudeTranscriptPath,
 } from "./internal/transcripts.js";
-export { widenings } from "./internal/widenings.js";
 export {
   type Finding,
   parseVerdict,
@@ -88,6 +87,7 @@ export {
   verdictArgs,
   verdictFromLog,
 } from "./internal/verdict.js";
+export { widenings } from "./internal/widenings.js";
 export {
   type CommitPhaseOptions,
   type CommitResult,
