@@ -102,9 +102,22 @@ function create(file: string, text: string): boolean {
   }
 }
 
+/**
+ * Remove a lock file or link. Not fs.rmSync: on Node 24 it follows a symbolic link, finds no
+ * target (a lock's target is its holder's text, not a path) and with `force` silently leaves
+ * the link in place, so a store could never be opened again.
+ */
+function unlinkIfPresent(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (error) {
+    if (!isErrno(error, "ENOENT")) throw error;
+  }
+}
+
 /** Release: never delete a lock that was broken and re-taken by someone else while we held it. */
 function removeIfHeldBy(file: string, text: string): void {
-  if (lockText(file) === text) fs.rmSync(file, { force: true });
+  if (lockText(file) === text) unlinkIfPresent(file);
 }
 
 /**
@@ -156,7 +169,7 @@ export class FileLock {
       // Someone else is breaking it. One that died doing so is cleared the same way as a lock.
       const { holder, mtimeMs } = readHolder(breaker);
       if (!Number.isNaN(mtimeMs) && isStale(holder, mtimeMs, this.#options.staleMs)) {
-        fs.rmSync(breaker, { force: true });
+        unlinkIfPresent(breaker);
       }
       return false;
     }
@@ -164,7 +177,7 @@ export class FileLock {
       const { holder, mtimeMs } = readHolder(this.file);
       const same = holder?.token === seen?.token;
       if (same && !Number.isNaN(mtimeMs) && isStale(holder, mtimeMs, this.#options.staleMs)) {
-        fs.rmSync(this.file, { force: true });
+        unlinkIfPresent(this.file);
       }
     } finally {
       removeIfHeldBy(breaker, text);
