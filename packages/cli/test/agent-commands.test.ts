@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { claudeBinPath, type ModelServer, modelServerEnv, startModelServer } from "@miyabi/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { demoScript } from "../src/index.js";
+import { demoScript } from "../src/internal/demo-script.js";
 
 const BIN = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
 const cleanups: (() => Promise<void>)[] = [];
