@@ -7,6 +7,7 @@
 //   into chunks that load only when such a command runs, so record-only commands stay cheap.
 // Everything is inlined: the published package has no run-time dependencies at all.
 import fs from "node:fs/promises";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { build } from "esbuild";
 
@@ -31,6 +32,21 @@ const englishOnlyZod = {
   },
 };
 
+/**
+ * The runner imports `yaml` on demand. Its Node entry is CommonJS, and esbuild hands a chunk
+ * split off from a CommonJS module only a default export, so `const { parse } = await
+ * import("yaml")` would find no `parse`. Its ESM build (the same code) keeps the named exports.
+ */
+const yamlAsEsm = {
+  name: "yaml-as-esm",
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, (args) => {
+      const pkg = createRequire(path.join(args.resolveDir, "x.js")).resolve("yaml/package.json");
+      return { path: path.join(path.dirname(pkg), "browser", "index.js") };
+    });
+  },
+};
+
 await fs.rm(dist, { recursive: true, force: true });
 const result = await build({
   entryPoints: { main: path.join(packageDir, "src", "bin.ts") },
@@ -43,7 +59,7 @@ const result = await build({
   target: "node20",
   format: "esm",
   metafile: true,
-  plugins: [englishOnlyZod],
+  plugins: [englishOnlyZod, yamlAsEsm],
   banner: {
     // Dependencies written as CommonJS (commander) call require() for Node's built-ins.
     js: [
