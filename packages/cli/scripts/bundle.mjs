@@ -59,6 +59,9 @@ const result = await build({
   target: "node20",
   format: "esm",
   metafile: true,
+  minify: true,
+  // Error classes name themselves after their constructor (new.target.name).
+  keepNames: true,
   plugins: [englishOnlyZod, yamlAsEsm],
   banner: {
     // Dependencies written as CommonJS (commander) call require() for Node's built-ins.
