@@ -179,6 +179,12 @@ describe("miyabi-sessions demo", () => {
     expect(r.stdout).toMatch(
       /Commits on miyabi\/issue-1[^\n]*\n\s+\w+ Test: TestAgent for #1\n\s+\w+ CodeGeneration: CodeGenAgent for #1/,
     );
+    // What next: the sample repository is gone unless --keep.
+    expect(r.stdout).toMatch(
+      /The sample repository was deleted; run `miyabi-sessions demo --keep` to keep it/,
+    );
+    const sample = /Sample repository: (\S+)/.exec(r.stdout)?.[1] ?? "";
+    await expect(fs.access(sample)).rejects.toThrow();
   });
 });
 

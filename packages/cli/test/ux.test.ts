@@ -163,6 +163,20 @@ describe("help and completion", () => {
   });
 });
 
+describe("colours", () => {
+  it("follow FORCE_COLOR and NO_COLOR when not on a terminal", () => {
+    const id = inStore("create", "--agent", "A", "--purpose", "p").out;
+    const ESC = String.fromCharCode(27);
+    expect(inStore("show", id).out).not.toContain(ESC);
+    const forced = cli(["--dir", path.join(dir, "store"), "show", id], {
+      env: { FORCE_COLOR: "1" },
+    });
+    expect(forced.out).toContain(`${ESC}[36mActive${ESC}[39m`);
+    const off = cli(["--dir", path.join(dir, "store"), "show", id], { env: { FORCE_COLOR: "0" } });
+    expect(off.out).not.toContain(ESC);
+  });
+});
+
 describe("words", () => {
   it("gets plurals right", () => {
     const id = inStore("create", "--agent", "A", "--purpose", "p").out;
