@@ -32,11 +32,7 @@ export interface CommandContext {
    * Open the store (see storeLocation): read-only commands do not create a missing one;
    * `repo` is the command's --repo, whose `.ai/sessions` is the default store.
    */
-  open: (options?: {
-    create?: boolean;
-    repo?: string;
-    reconcileOrphans?: boolean;
-  }) => Promise<SessionStore>;
+  open: (options?: { create?: boolean; repo?: string }) => Promise<SessionStore>;
   print: (value: unknown, human: () => string) => void;
   /** Hints for people (what next, where things are); silent with --quiet. */
   hint: (text: string) => void;

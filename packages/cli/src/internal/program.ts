@@ -15,8 +15,6 @@ import { worktreeCommands } from "./worktree-commands.js";
 export interface MainOptions {
   /** The version --version prints (the package's, read by the bin). */
   version: string;
-  io?: Partial<Output>;
-  cwd?: string;
 }
 
 const NAME = "miyabi-sessions";
@@ -61,7 +59,7 @@ class MiyabiCommand extends Command {
 
 /** Parse `argv` (without node and script), run the command, return the exit code. */
 export async function main(argv: string[], options: MainOptions): Promise<number> {
-  const env = options.io?.env ?? process.env;
+  const env = process.env;
   const io: Output = {
     out: (t) => process.stdout.write(`${t}\n`),
     err: (t) => process.stderr.write(`${t}\n`),
@@ -72,9 +70,8 @@ export async function main(argv: string[], options: MainOptions): Promise<number
     columns: process.stdout.columns || process.stderr.columns || 100,
     env,
     now: () => new Date(),
-    ...options.io,
   };
-  const cwd = options.cwd ?? process.cwd();
+  const cwd = process.cwd();
   const program = new MiyabiCommand(NAME)
     .description(
       "Track, hand off and run Claude Code agent sessions (CodeGen -> Review -> Test -> Deploy).\n" +
@@ -101,9 +98,9 @@ export async function main(argv: string[], options: MainOptions): Promise<number
   const ctx: CommandContext = {
     io,
     globals,
-    open: async ({ create = true, repo, reconcileOrphans } = {}) => {
+    open: async ({ create = true, repo } = {}) => {
       const location = await storeLocation({ dirFlag: globals().dir, env, repo, cwd });
-      const store = await SessionStore.open({ dir: location.dir, create, reconcileOrphans });
+      const store = await SessionStore.open({ dir: location.dir, create });
       if (create) await excludeStore(location);
       return store;
     },
