@@ -170,6 +170,21 @@ describe("installed with npm", () => {
     expect(stats).toMatch(/^Total sessions\s+1$/m);
   });
 
+  it("runs the demo without the testkit: its scripted model is in the bundle", async () => {
+    // The adopter's own Claude Code CLI (here the workspace's pinned one), as MIYABI_CLAUDE.
+    const claude = path.join(
+      path.dirname(require.resolve("@anthropic-ai/claude-code/package.json")),
+      "bin",
+      "claude.exe",
+    );
+    const demo = await ok("npx", ["--no-install", "miyabi-sessions", "demo"], project, {
+      MIYABI_CLAUDE: claude,
+      NO_COLOR: "1",
+    });
+    expect(demo).toMatch(/4: DeployAgent \(Completed\)/);
+    expect(demo).toMatch(/src\/greet\.js/);
+  });
+
   it("imports @miyabi/core and @miyabi/runner from ESM and CommonJS", async () => {
     const script =
       'const store = await core.SessionStore.open({ dir: "esm-store" }); const id = await store.create({ agentName: "A", purpose: "p" }); console.log((await store.getSession(id)).status, typeof runner.runPipeline); await store.close();';
