@@ -35,7 +35,8 @@ interface ActionMeta {
 interface Step {
   id?: string;
   uses?: string;
-  with?: Record<string, string>;
+  run?: string;
+  with?: Record<string, string | boolean>;
 }
 
 interface Job {
@@ -199,6 +200,13 @@ describe("the reusable workflow", () => {
       const job = workflow.jobs[name] as Job;
       const phase = job.steps.find((s) => s.uses === ACTION_REF);
       expect(phase?.with?.phase, name).toBe(name);
+      // The agents find no credentials in the checkout, and run sandboxed.
+      const checkout = job.steps.find((s) => s.uses?.startsWith("actions/checkout@"));
+      expect(checkout?.with?.["persist-credentials"], name).toBe(false);
+      expect(
+        job.steps.some((s) => s.run?.includes("bubblewrap")),
+        name,
+      ).toBe(true);
       for (const input of Object.keys(phase?.with ?? {})) {
         expect(action.inputs, `${name}: ${input}`).toHaveProperty([input]);
       }
