@@ -85,6 +85,9 @@ describe("miyabi-sessions (record-only commands)", () => {
     // Closing compacts: sessions.json alone holds everything.
     const doc = JSON.parse(await fs.readFile(path.join(dir, "store", "sessions.json"), "utf8"));
     expect(doc.sessions).toHaveLength(4);
+    const compacted = cli("compact");
+    expect(compacted.code, compacted.err).toBe(0);
+    expect(compacted.out).toMatch(/^Compacted .*sessions\.json$/);
   });
 
   it("exits non-zero with a one-line reason on errors", async () => {
@@ -139,6 +142,8 @@ describe("miyabi-sessions (record-only commands)", () => {
       "logs",
       "prune",
       "merge",
+      "compact",
+      "completion",
     ]) {
       expect(help.out).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }

@@ -46,9 +46,9 @@ describe("usage errors", () => {
     inStore("create", "--agent", "A", "--purpose", "p");
     const cases: [string[], RegExp][] = [
       [["prune", "--older-than", "soon"], /"soon" is not a duration/],
-      [["create", "--agent", "", "--purpose", "p"], /"" is not a valid agent name/],
+      [["create", "--agent", "", "--purpose", "p"], /an agent name cannot be empty/],
       [["create", "--agent", "../evil", "--purpose", "p"], /not a valid agent name/],
-      [["handoff", "abc", "--to", ""], /not a valid agent name/],
+      [["handoff", "abc", "--to", ""], /an agent name cannot be empty/],
       [
         ["run", "--agent", "A", "--purpose", "p", "--issue-worktree"],
         /--issue-worktree needs --issue/,

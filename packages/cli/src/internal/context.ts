@@ -1,4 +1,4 @@
-import { assertAgentName, MiyabiError, PHASES, type SessionStore } from "@miyabi/core";
+import { MiyabiError, PHASES, type SessionStore } from "@miyabi/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "./duration.js";
 
@@ -63,7 +63,11 @@ export const intArg =
     return Number(value);
   };
 
-export const agentArg = (value: string) => asUsage(() => assertAgentName(value));
+/** An empty agent name is refused while parsing; the store judges the rest (see report()). */
+export const agentArg = (value: string) => {
+  if (value.trim() === "") throw new InvalidArgumentError("an agent name cannot be empty.");
+  return value;
+};
 export const durationArg = (value: string) => asUsage(() => parseDuration(value));
 
 export const phaseOption = (flags: string, description: string) =>

@@ -1,4 +1,4 @@
-import { MiyabiError, SessionStore } from "@miyabi/core";
+import { InvalidAgentNameError, MiyabiError, SessionStore } from "@miyabi/core";
 import { Argument, Command, CommanderError, Help, type Option } from "commander";
 import { agentCommands } from "./agent-commands.js";
 import { colorEnabled } from "./color.js";
@@ -139,7 +139,8 @@ function report(error: unknown, io: Output): number {
     // Help and version "errors" are normal exits; usage errors were already printed.
     return error.exitCode === 0 ? 0 : 2;
   }
-  if (error instanceof UsageError) {
+  // Agent names reach the CLI only from its flags, so a bad one is a usage error.
+  if (error instanceof UsageError || error instanceof InvalidAgentNameError) {
     io.err(usageLine(error.message));
     return 2;
   }

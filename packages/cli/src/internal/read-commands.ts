@@ -172,6 +172,19 @@ export function readCommands(program: Command, ctx: CommandContext): void {
   });
 
   program
+    .command("compact")
+    .description(
+      "fold the journal into sessions.json now (a large store otherwise keeps its journal; do this before archiving a store)",
+    )
+    .action(async () => {
+      const file = await withStore(ctx, { create: false }, async (store) => {
+        await store.compact();
+        return store.file;
+      });
+      ctx.print({ compacted: file }, () => `Compacted ${file}`);
+    });
+
+  program
     .command("merge")
     .description("fold another store directory (e.g. from a parallel job) into this one")
     .argument("<other-dir>")
