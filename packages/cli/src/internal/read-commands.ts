@@ -1,7 +1,6 @@
 import { SESSION_STATUSES, type SessionStatus } from "@miyabi/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type CommandContext, durationArg, examples, intArg, withStore } from "./context.js";
-import { parseDuration } from "./duration.js";
 import { lineageText, sessionDetail, sessionRows, statsText, treeText } from "./format.js";
 import { resolveId } from "./ids.js";
 import { followLog, prettyLog } from "./logs.js";
@@ -10,13 +9,7 @@ import { plural } from "./text.js";
 /** `--since`: a duration back from now (7d, 12h) or a date (2025-10-27, an ISO time). */
 function sinceArg(now: () => Date) {
   return (value: string): Date => {
-    if (/^\d+[smhdw]/.test(value)) {
-      try {
-        return new Date(now().getTime() - parseDuration(value));
-      } catch (error) {
-        throw new InvalidArgumentError((error as Error).message);
-      }
-    }
+    if (/^\d+[smhdw]/.test(value)) return new Date(now().getTime() - durationArg(value));
     const date = new Date(value);
     if (Number.isNaN(date.getTime())) {
       throw new InvalidArgumentError(
