@@ -21,6 +21,14 @@ export {
   stepOf,
 } from "./internal/pipeline.js";
 export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
+export { sanitizeUserText } from "./internal/sanitize.js";
+export {
+  createRedactor,
+  REDACTED,
+  type Redactor,
+  redact,
+  secretValues,
+} from "./internal/secrets.js";
 export {
   buildClaudeArgs,
   type ProgressEvent,
