@@ -1,27 +1,104 @@
-// Bundles the CLI into one file (dist/cli.mjs, the `miyabi-sessions` bin). Loading one file
-// instead of a few hundred modules more than halves start-up time, which is most of what a
-// recorded run costs over a bare `claude -p` (see bench/run-overhead.bench.mjs).
+// Builds the `miyabi-sessions` bin:
+// - dist/cli.mjs, a launcher that turns on Node's module compile cache (where the running Node
+//   has one, 22.1+) before anything else loads, then imports the bundle;
+// - dist/main.mjs and dist/chunks/, the CLI bundled with its dependencies. Loading one file
+//   instead of a few hundred modules more than halves start-up time. Commands that run Claude
+//   (runner, execa, YAML), worktree commands and the demo (its scripted model server) are split
+//   into chunks that load only when such a command runs, so record-only commands stay cheap.
+// Everything is inlined: the published package has no run-time dependencies at all.
+import fs from "node:fs/promises";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { build } from "esbuild";
 
 const packageDir = path.resolve(import.meta.dirname, "..");
+const dist = path.join(packageDir, "dist");
 
-await build({
-  entryPoints: [path.join(packageDir, "dist", "bin.js")],
-  outfile: path.join(packageDir, "dist", "cli.mjs"),
+/**
+ * zod's classic API re-exports every locale as `z.locales`, which keeps ~370 KB of messages in
+ * the bundle although only English is ever used. Point that re-export at English alone.
+ */
+const englishOnlyZod = {
+  name: "english-only-zod",
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => {
+      if (!args.importer.includes(`${path.sep}zod${path.sep}`)) return undefined;
+      return { path: path.resolve(args.resolveDir, args.path), namespace: "zod-locales" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), "en.js"))};`,
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
+/**
+ * The runner imports `yaml` on demand. Its Node entry is CommonJS, and esbuild hands a chunk
+ * split off from a CommonJS module only a default export, so `const { parse } = await
+ * import("yaml")` would find no `parse`. Its ESM build (the same code) keeps the named exports.
+ */
+const yamlAsEsm = {
+  name: "yaml-as-esm",
+  setup(b) {
+    b.onResolve({ filter: /^yaml$/ }, (args) => {
+      const pkg = createRequire(path.join(args.resolveDir, "x.js")).resolve("yaml/package.json");
+      return { path: path.join(path.dirname(pkg), "browser", "index.js") };
+    });
+  },
+};
+
+await fs.rm(dist, { recursive: true, force: true });
+const result = await build({
+  entryPoints: { main: path.join(packageDir, "src", "bin.ts") },
+  outdir: dist,
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "chunks/[name]-[hash]",
   bundle: true,
+  splitting: true,
   platform: "node",
   target: "node20",
   format: "esm",
-  // The testkit finds the pinned Claude Code CLI relative to its own package, so it stays a
-  // separate module resolved from node_modules.
-  external: ["@miyabi/testkit"],
+  metafile: true,
+  minify: true,
+  // Error classes name themselves after their constructor (new.target.name).
+  keepNames: true,
+  plugins: [englishOnlyZod, yamlAsEsm],
   banner: {
+    // Dependencies written as CommonJS (commander) call require() for Node's built-ins.
     js: [
-      "#!/usr/bin/env node",
       'import { createRequire as __miyabiCreateRequire } from "node:module";',
       "const require = __miyabiCreateRequire(import.meta.url);",
     ].join("\n"),
   },
   logLevel: "warning",
 });
+
+const launcher = path.join(dist, "cli.mjs");
+await fs.writeFile(
+  launcher,
+  [
+    "#!/usr/bin/env node",
+    "// The compile cache must be on before the bundle is parsed, hence this separate file.",
+    'import module from "node:module";',
+    "",
+    "module.enableCompileCache?.();",
+    'await import("./main.mjs");',
+    "",
+  ].join("\n"),
+);
+await fs.chmod(launcher, 0o755);
+
+// Fail the build if a record-only command would pull in what the issue says it must not.
+const main = Object.entries(result.metafile.outputs).find(([file]) =>
+  file.endsWith("dist/main.mjs"),
+)?.[1];
+if (!main) throw new Error("esbuild wrote no dist/main.mjs");
+{
+  const eager = Object.keys(main.inputs).filter((f) =>
+    /node_modules\/(execa|yaml)\/|packages\/(runner|testkit)\//.test(f),
+  );
+  if (eager.length > 0)
+    throw new Error(`the eager bundle includes ${eager.slice(0, 3).join(", ")}`);
+  const zodLocales = Object.keys(main.inputs).filter((f) => /zod\/.*locales\/(?!en\.js)/.test(f));
+  if (zodLocales.length > 0) throw new Error(`zod locales left in the bundle: ${zodLocales[0]}`);
+}

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { claudeBinPath, type ModelServer, modelServerEnv, startModelServer } from "@miyabi/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { demoScript } from "../src/index.js";
+import { demoScript } from "../src/internal/demo-script.js";
 
 const BIN = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
 const cleanups: (() => Promise<void>)[] = [];
@@ -27,24 +27,22 @@ async function setup(script: Parameters<typeof startModelServer>[0]["script"]) {
     NO_COLOR: "1",
   };
   // Asynchronous: the model server runs in this process and must keep answering.
-  const cli = async (...args: string[]) => {
+  const cli = (...args: string[]) => cliIn(["--dir", path.join(root, "store"), ...args]);
+  /** Without --dir: the store is where the command puts it by default. */
+  const cliIn = async (args: string[]) => {
     try {
-      const r = await promisify(execFile)(
-        process.execPath,
-        [BIN, "--dir", path.join(root, "store"), ...args],
-        {
-          cwd: root,
-          env,
-          encoding: "utf8",
-        },
-      );
+      const r = await promisify(execFile)(process.execPath, [BIN, ...args], {
+        cwd: root,
+        env,
+        encoding: "utf8",
+      });
       return { code: 0, out: r.stdout.trim(), err: r.stderr.trim() };
     } catch (error) {
       const e = error as { code: number; stdout: string; stderr: string };
       return { code: e.code, out: e.stdout.trim(), err: e.stderr.trim() };
     }
   };
-  return { root, server, cli, env };
+  return { root, server, cli, cliIn, env };
 }
 
 const turns = (server: ModelServer) => server.requests.filter((r) => r.kind === "turn");
@@ -181,6 +179,12 @@ describe("miyabi-sessions demo", () => {
     expect(r.stdout).toMatch(
       /Commits on miyabi\/issue-1[^\n]*\n\s+\w+ Test: TestAgent for #1\n\s+\w+ CodeGeneration: CodeGenAgent for #1/,
     );
+    // What next: the sample repository is gone unless --keep.
+    expect(r.stdout).toMatch(
+      /The sample repository was deleted; run `miyabi-sessions demo --keep` to keep it/,
+    );
+    const sample = /Sample repository: (\S+)/.exec(r.stdout)?.[1] ?? "";
+    await expect(fs.access(sample)).rejects.toThrow();
   });
 });
 
@@ -225,11 +229,21 @@ describe("when the runner itself is stopped", () => {
     const { cli, child, session } = await startHangingRun();
     const exited = new Promise((resolve) => child.on("exit", resolve));
     child.kill("SIGTERM");
-    await exited;
+    expect(await exited).toBe(143);
     const shown = JSON.parse((await cli("--json", "show", session.id)).out);
     expect(shown.status).toBe("Failed");
     expect(shown.errorMessage).toMatch(/^cancelled/);
     expect(() => process.kill(session.claudePid, 0)).toThrow();
+  });
+
+  it("Ctrl-C (SIGINT) cancels the run and exits 130", async () => {
+    const { cli, child, session } = await startHangingRun();
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    const shown = JSON.parse((await cli("--json", "show", session.id)).out);
+    expect(shown.status).toBe("Failed");
+    expect(shown.errorMessage).toMatch(/^cancelled/);
   });
 
   it("after SIGKILL the next command finds the session orphaned", async () => {
@@ -258,7 +272,7 @@ describe("pipeline in an issue worktree", () => {
   it("creates .worktrees/issue-N on miyabi/issue-N, commits per phase, and lists and removes it", async () => {
     let worktree = "";
     // The demo's scripted agents: CodeGen writes src/greet.js, Test writes a test, the others only read.
-    const { root, cli } = await setup(demoScript(() => worktree));
+    const { root, cli, cliIn } = await setup(demoScript(() => worktree));
     const repo = path.join(root, "repo");
     await fs.mkdir(repo);
     const git = (...args: string[]) =>
@@ -286,6 +300,10 @@ describe("pipeline in an issue worktree", () => {
     );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/Worktree \.worktrees\/issue-9 on branch miyabi\/issue-9 \(new\)/);
+    // What next: the branch, how to push it and open the pull request.
+    expect(r.err).toMatch(/What next: the work is on branch miyabi\/issue-9/);
+    expect(r.err).toMatch(/^ {2}git -C \S*repo push -u origin miyabi\/issue-9$/m);
+    expect(r.err).toMatch(/^ {2}gh pr create --head miyabi\/issue-9 --fill --body "Closes #9"$/m);
     expect(await git("log", "--format=%s", "main..miyabi/issue-9")).toBe(
       "Test: TestAgent for #9\nCodeGeneration: CodeGenAgent for #9",
     );
@@ -309,7 +327,9 @@ describe("pipeline in an issue worktree", () => {
     await expect(fs.access(path.join(repo, ".worktrees", "issue-9"))).rejects.toThrow();
     expect(await git("branch", "--list", "miyabi/issue-9")).toContain("miyabi/issue-9");
     worktree = path.join(repo, ".worktrees", "issue-10");
-    const single = await cli(
+    // Without --dir, from outside the repository: the store is --repo's .ai/sessions, kept
+    // out of git.
+    const single = await cliIn([
       "run",
       "--agent",
       "CodeGenAgent",
@@ -323,8 +343,11 @@ describe("pipeline in an issue worktree", () => {
       "--claude",
       claudeBinPath(),
       "--json",
-    );
+    ]);
     expect(single.code, single.err).toBe(0);
+    await fs.access(path.join(repo, ".ai", "sessions", "sessions.json"));
+    await expect(fs.access(path.join(root, ".ai"))).rejects.toThrow();
+    expect(await git("status", "--porcelain", "--untracked-files=all")).toBe("");
     const ran = JSON.parse(single.out) as {
       context: { worktreePath: string };
       result: { commit: string };

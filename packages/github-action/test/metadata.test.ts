@@ -107,7 +107,12 @@ describe("workflows", () => {
 
   it("pass actionlint, every file", async () => {
     const files = await workflowFiles();
-    expect(files.map((f) => path.basename(f)).sort()).toEqual(["ci.yml", "miyabi-pipeline.yml"]);
+    expect(files.map((f) => path.basename(f)).sort()).toEqual([
+      "ci.yml",
+      "miyabi-pipeline.yml",
+      "miyabi.yml",
+      "release.yml",
+    ]);
     for (const file of files) {
       const { code, output } = await actionlint(file);
       expect(code, output).toBe(0);

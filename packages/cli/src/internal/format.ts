@@ -1,14 +1,9 @@
-import { stripVTControlCharacters, styleText } from "node:util";
+import { stripVTControlCharacters } from "node:util";
 import type { Session, SessionStats, SessionStatus, TreeNode } from "@miyabi/core";
+import { paint, type Style } from "./color.js";
+import { plural, relativeTime, truncate } from "./text.js";
 
-export interface Output {
-  out: (text: string) => void;
-  err: (text: string) => void;
-  /** Colours only when writing to a terminal. */
-  color: boolean;
-}
-
-const STATUS_COLOR: Record<SessionStatus, Parameters<typeof styleText>[0]> = {
+const STATUS_COLOR: Record<SessionStatus, Style> = {
   Active: "cyan",
   HandedOff: "blue",
   Completed: "green",
@@ -16,7 +11,7 @@ const STATUS_COLOR: Record<SessionStatus, Parameters<typeof styleText>[0]> = {
 };
 
 export function paintStatus(status: SessionStatus, color: boolean): string {
-  return color ? styleText(STATUS_COLOR[status], status) : status;
+  return paint(color, STATUS_COLOR[status], status);
 }
 
 // Visible width ignoring colour codes, so coloured cells still align.
@@ -32,22 +27,38 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join("\n");
 }
 
-const short = (id: string) => id.slice(0, 8);
+export const shortId = (id: string) => id.slice(0, 8);
 
-export function sessionRows(sessions: Session[], color: boolean): string {
+export interface RowsStyle {
+  color: boolean;
+  /** A terminal: short ids, relative times, the purpose cut to fit `columns`. */
+  tty: boolean;
+  columns: number;
+  now: Date;
+}
+
+export function sessionRows(sessions: Session[], style: RowsStyle): string {
   if (sessions.length === 0) return "No sessions.";
-  return table(
-    ["ID", "AGENT", "STATUS", "PHASE", "ISSUE", "CREATED", "PURPOSE"],
-    sessions.map((s) => [
-      s.id,
-      s.agentName,
-      paintStatus(s.status, color),
-      s.context.currentPhase,
-      s.context.issueNumber === null ? "-" : `#${s.context.issueNumber}`,
-      s.createdAt.replace(/\.\d+Z$/, "Z"),
-      s.purpose.length > 60 ? `${s.purpose.slice(0, 57)}...` : s.purpose,
-    ]),
-  );
+  const headers = ["ID", "AGENT", "STATUS", "PHASE", "ISSUE", "CREATED", "PURPOSE"];
+  const rows = sessions.map((s) => [
+    style.tty ? shortId(s.id) : s.id,
+    s.agentName,
+    paintStatus(s.status, style.color),
+    s.context.currentPhase,
+    s.context.issueNumber === null ? "-" : `#${s.context.issueNumber}`,
+    style.tty ? relativeTime(s.createdAt, style.now) : s.createdAt.replace(/\.\d+Z$/, "Z"),
+    s.purpose,
+  ]);
+  // The purpose takes what the other columns leave of the terminal's width (at least 12).
+  const fixed = headers
+    .slice(0, -1)
+    .reduce(
+      (sum, h, i) => sum + 2 + Math.max(h.length, ...rows.map((r) => visible(r[i] ?? ""))),
+      0,
+    );
+  const room = style.tty ? Math.max(12, style.columns - fixed - 1) : 60;
+  for (const r of rows) r[6] = truncate(r[6] ?? "", room);
+  return table(headers, rows);
 }
 
 export function sessionDetail(s: Session, color: boolean): string {
@@ -78,7 +89,7 @@ export function sessionDetail(s: Session, color: boolean): string {
     lines.push(["result", `${r.outcome}: ${r.summary || "(no summary)"}`]);
     if (r.claudeSessionId) lines.push(["claude session", r.claudeSessionId]);
     const figures = [
-      r.numTurns === null ? null : `${r.numTurns} turns`,
+      r.numTurns === null ? null : plural(r.numTurns, "turn"),
       r.totalCostUsd === null ? null : `$${r.totalCostUsd.toFixed(4)}`,
       r.durationMs === null ? null : `${(r.durationMs / 1000).toFixed(1)} s`,
       r.exitCode === null ? null : `exit ${r.exitCode}`,
@@ -100,7 +111,7 @@ export function lineageText(sessions: Session[], color: boolean): string {
   return sessions
     .map(
       (s, i) =>
-        `${i + 1}: ${s.agentName} (${paintStatus(s.status, color)}) ${short(s.id)} ${s.context.currentPhase}`,
+        `${i + 1}: ${s.agentName} (${paintStatus(s.status, color)}) ${shortId(s.id)} ${s.context.currentPhase}`,
     )
     .join("\n");
 }
@@ -109,7 +120,7 @@ export function treeText(node: TreeNode<Session>, color: boolean): string {
   const out: string[] = [];
   const walk = (n: TreeNode<Session>, prefix: string, last: boolean, root: boolean) => {
     const s = n.session;
-    const label = `${s.agentName} (${paintStatus(s.status, color)}) ${short(s.id)} ${s.context.currentPhase}`;
+    const label = `${s.agentName} (${paintStatus(s.status, color)}) ${shortId(s.id)} ${s.context.currentPhase}`;
     out.push(root ? label : `${prefix}${last ? "└─ " : "├─ "}${label}`);
     const childPrefix = root ? "" : `${prefix}${last ? "   " : "│  "}`;
     for (const [i, c] of n.children.entries()) {

@@ -1,295 +1,113 @@
-import {
-  MiyabiError,
-  type Phase,
-  SESSION_STATUSES,
-  type SessionStatus,
-  SessionStore,
-} from "@miyabi/core";
-import type { HandoffMode } from "@miyabi/runner";
-import { Command, CommanderError, Option } from "commander";
-import {
-  addClaudeOptions,
-  agentCommands,
-  type ClaudeFlags,
-  followLog,
-  handoffModeOption,
-  runHandoff,
-} from "./agent-commands.js";
-import {
-  type CommandContext,
-  type GlobalOptions,
-  intArg,
-  phaseOption,
-  withStore,
-} from "./context.js";
+import { InvalidAgentNameError, MiyabiError, SessionStore } from "@miyabi/core";
+import { Argument, Command, CommanderError, Help, type Option } from "commander";
+import { agentCommands } from "./agent-commands.js";
+import { colorEnabled } from "./color.js";
+import { completionScript, SHELLS, type Shell } from "./completion.js";
+import type { CommandContext, GlobalOptions, Output } from "./context.js";
 import { demoCommand } from "./demo.js";
-import { parseDuration } from "./duration.js";
-import {
-  lineageText,
-  type Output,
-  sessionDetail,
-  sessionRows,
-  statsText,
-  treeText,
-} from "./format.js";
+import { UsageError } from "./errors.js";
+import { excludeStore, storeLocation } from "./location.js";
+import { readCommands } from "./read-commands.js";
+import { recordCommands } from "./record-commands.js";
+import { isClose } from "./text.js";
 import { worktreeCommands } from "./worktree-commands.js";
 
-function recordCommands(program: Command, ctx: CommandContext): void {
-  program
-    .command("create")
-    .description("record a new root session (no agent is started) and print its id")
-    .requiredOption("--agent <name>", "agent name, e.g. CodeGenAgent")
-    .requiredOption("--purpose <text>", "what the session is for")
-    .option("--issue <number>", "GitHub issue number", intArg("--issue"))
-    .addOption(phaseOption("--phase <phase>", "pipeline phase").default("IssueAnalysis"))
-    .option("--worktree <path>", "worktree the agent works in")
-    .action(
-      async (o: {
-        agent: string;
-        purpose: string;
-        issue?: number;
-        phase: Phase;
-        worktree?: string;
-      }) => {
-        const id = await withStore(ctx, true, (store) =>
-          store.create({
-            agentName: o.agent,
-            purpose: o.purpose,
-            context: {
-              issueNumber: o.issue ?? null,
-              currentPhase: o.phase,
-              worktreePath: o.worktree ?? null,
-            },
-          }),
-        );
-        ctx.io.out(id);
-      },
-    );
-
-  addClaudeOptions(
-    program
-      .command("handoff")
-      .description("hand a session over to another agent and print the new session's id")
-      .argument("<id>", "session to hand off (Active or Completed)")
-      .requiredOption("--to <agent>", "agent that takes over")
-      .addOption(phaseOption("--phase <phase>", "phase of the new session (default: the parent's)"))
-      .option("--purpose <text>", "purpose of the new session")
-      .option("--run", "also run Claude Code for the new session")
-      .addOption(handoffModeOption().default("fresh")),
-  ).action(
-    async (
-      id: string,
-      o: ClaudeFlags & {
-        to: string;
-        phase?: Phase;
-        purpose?: string;
-        run?: boolean;
-        mode: HandoffMode;
-      },
-    ) => {
-      const child = await withStore(ctx, false, async (store) => {
-        if (!o.run) {
-          return store.handoff(id, {
-            toAgent: o.to,
-            purpose: o.purpose,
-            context: o.phase ? { currentPhase: o.phase } : {},
-          });
-        }
-        const ran = await runHandoff(store, {
-          parentId: id,
-          toAgent: o.to,
-          purpose: o.purpose,
-          phase: o.phase,
-          mode: o.mode,
-          flags: o,
-        });
-        if (ran.status !== "Completed") ctx.exitCode = 1;
-        return ran.id;
-      });
-      ctx.io.out(child);
-    },
-  );
-
-  program
-    .command("complete")
-    .description("mark an Active session Completed")
-    .argument("<id>")
-    .option("--summary <text>", "what the agent achieved (kept as its result)")
-    .action(async (id: string, o: { summary?: string }) => {
-      await withStore(ctx, false, async (store) => {
-        const session = await store.getSession(id);
-        const result =
-          o.summary === undefined
-            ? undefined
-            : {
-                agent: session.agentName,
-                phase: session.context.currentPhase,
-                outcome: "success" as const,
-                summary: o.summary,
-              };
-        await store.complete(id, result);
-      });
-      ctx.io.out(`Completed ${id}`);
-    });
-
-  program
-    .command("fail")
-    .description("mark an Active session Failed with a reason")
-    .argument("<id>")
-    .requiredOption("--error <text>", "why it failed")
-    .action(async (id: string, o: { error: string }) => {
-      await withStore(ctx, false, (store) => store.fail(id, o.error));
-      ctx.io.out(`Failed ${id}`);
-    });
-
-  program
-    .command("retry")
-    .description("run a Failed session's work again as a new session and print its id")
-    .argument("<id>")
-    .action(async (id: string) => {
-      ctx.io.out(await withStore(ctx, false, (store) => store.retry(id)));
-    });
-}
-
-function readCommands(program: Command, ctx: CommandContext): void {
-  program
-    .command("show")
-    .description("show one session")
-    .argument("<id>")
-    .action(async (id: string) => {
-      const s = await withStore(ctx, false, (store) => store.getSession(id));
-      ctx.print(s, () => sessionDetail(s, ctx.io.color));
-    });
-
-  program
-    .command("list")
-    .description("list sessions, oldest first")
-    .option("--active", "only Active sessions")
-    .addOption(
-      new Option("--status <status>", "only sessions with this status").choices(SESSION_STATUSES),
-    )
-    .option("--issue <number>", "only sessions of this issue", intArg("--issue"))
-    .option("--agent <name>", "only sessions of this agent")
-    .action(
-      async (o: { active?: boolean; status?: SessionStatus; issue?: number; agent?: string }) => {
-        const sessions = await withStore(ctx, false, (store) =>
-          store.list({
-            status: o.active ? "Active" : o.status,
-            issueNumber: o.issue,
-            agentName: o.agent,
-          }),
-        );
-        ctx.print(sessions, () => sessionRows(sessions, ctx.io.color));
-      },
-    );
-
-  program
-    .command("lineage")
-    .description("show the handoff chain from the root to a session (--tree: everything after it)")
-    .argument("<id>")
-    .option("--tree", "show the session and its descendants as a tree")
-    .action(async (id: string, o: { tree?: boolean }) => {
-      await withStore(ctx, false, async (store) => {
-        if (o.tree) {
-          const tree = await store.getTree(id);
-          ctx.print(tree, () => treeText(tree, ctx.io.color));
-        } else {
-          const lineage = await store.getLineage(id);
-          ctx.print(lineage, () => lineageText(lineage, ctx.io.color));
-        }
-      });
-    });
-
-  program
-    .command("stats")
-    .description("count sessions by status")
-    .action(async () => {
-      const stats = await withStore(ctx, false, (store) => store.getStats());
-      ctx.print(stats, () => statsText(stats));
-    });
-
-  program
-    .command("logs")
-    .description("print a session's log (Claude's raw stream-json output)")
-    .argument("<id>")
-    .option("-f, --follow", "keep printing as the log grows, until the session finishes")
-    .action(async (id: string, o: { follow?: boolean }) => {
-      if (o.follow) {
-        await followLog(ctx, id);
-        return;
-      }
-      const text = await withStore(ctx, false, (store) => store.readLog(id));
-      ctx.io.out(text.replace(/\n$/, ""));
-    });
-
-  program
-    .command("prune")
-    .description("remove finished lineages older than a duration, with their logs")
-    .requiredOption("--older-than <duration>", "e.g. 7d, 12h, 2w")
-    .option("--dry-run", "only say what would be removed")
-    .action(async (o: { olderThan: string; dryRun?: boolean }) => {
-      const olderThanMs = parseDuration(o.olderThan);
-      const report = await withStore(ctx, false, (store) =>
-        store.prune({ olderThanMs, dryRun: o.dryRun ?? false }),
-      );
-      ctx.print(report, () =>
-        report.removed.length === 0
-          ? "Nothing to prune."
-          : `${report.dryRun ? "Would remove" : "Removed"} ${report.removed.length} sessions:\n${report.removed.join("\n")}`,
-      );
-    });
-
-  program
-    .command("merge")
-    .description("fold another store directory (e.g. from a parallel job) into this one")
-    .argument("<other-dir>")
-    .action(async (other: string) => {
-      const report = await withStore(ctx, true, (store) => store.mergeFrom(other));
-      ctx.print(report, () => {
-        const lines = [`Added ${report.added.length}, updated ${report.updated.length} sessions.`];
-        for (const c of report.conflicts) {
-          lines.push(
-            `conflict on ${c.sessionId} ${c.field}: kept ${c.kept}, other side had ${c.other}`,
-          );
-        }
-        return lines.join("\n");
-      });
-    });
-}
-
-const CLI_VERSION = "0.2.0";
-
 export interface MainOptions {
-  io?: Partial<Output>;
+  /** The version --version prints (the package's, read by the bin). */
+  version: string;
+}
+
+const NAME = "miyabi-sessions";
+
+/**
+ * One line per usage error, as gh prints them: commander's message without its "error: "
+ * and with its suggestion kept only when it is close to what was typed.
+ */
+function usageLine(message: string): string {
+  const [first = "", ...rest] = message.trim().split("\n");
+  const typed = /unknown (?:command|option) '([^']+)'/.exec(first)?.[1];
+  const suggestion = /\(Did you mean (?:one of )?([^?]+)\?\)/.exec(rest.join(" "))?.[1];
+  const close = suggestion
+    ?.split(", ")
+    .filter((s) => typed !== undefined && isClose(typed.replace(/^-+/, ""), s.replace(/^-+/, "")));
+  const hint = close && close.length > 0 ? ` Did you mean ${close.join(" or ")}?` : "";
+  return `${NAME}: ${first.replace(/^error: /, "")}.${hint} (see ${NAME} --help)`.replace(
+    /\.\./g,
+    ".",
+  );
+}
+
+/** Help that marks required options and lists the global ones under every command. */
+class MiyabiHelp extends Help {
+  override showGlobalOptions = true;
+
+  override optionDescription(option: Option): string {
+    const text = super.optionDescription(option);
+    return option.mandatory ? `${text} (required)` : text;
+  }
+}
+
+class MiyabiCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new MiyabiCommand(name);
+  }
+
+  override createHelp(): Help {
+    return Object.assign(new MiyabiHelp(), this.configureHelp());
+  }
 }
 
 /** Parse `argv` (without node and script), run the command, return the exit code. */
-export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+export async function main(argv: string[], options: MainOptions): Promise<number> {
+  const env = process.env;
   const io: Output = {
-    out: options.io?.out ?? ((t) => process.stdout.write(`${t}\n`)),
-    err: options.io?.err ?? ((t) => process.stderr.write(`${t}\n`)),
-    color: options.io?.color ?? (process.stdout.isTTY === true && !process.env.NO_COLOR),
+    out: (t) => process.stdout.write(`${t}\n`),
+    err: (t) => process.stderr.write(`${t}\n`),
+    errWrite: (t) => process.stderr.write(t),
+    color: colorEnabled(env, process.stdout),
+    tty: process.stdout.isTTY === true,
+    errTty: process.stderr.isTTY === true,
+    columns: process.stdout.columns || process.stderr.columns || 100,
+    env,
+    now: () => new Date(),
   };
-  const program = new Command("miyabi-sessions")
+  const cwd = process.cwd();
+  const program = new MiyabiCommand(NAME)
     .description(
       "Track, hand off and run Claude Code agent sessions (CodeGen -> Review -> Test -> Deploy).\n" +
         "Sessions live in <dir>/sessions.json (the Rust miyabi-session-manager's format) with logs in <dir>/logs.",
     )
-    .version(CLI_VERSION, "-V, --version")
-    .option("--dir <path>", "session store directory", ".ai/sessions")
+    .version(options.version, "-V, --version")
+    .option(
+      "--dir <path>",
+      "session store directory (default: $MIYABI_SESSIONS_DIR, else .ai/sessions at the top of the git repository, else in the current directory)",
+    )
     .option("--json", "machine-readable output for read commands")
-    .showHelpAfterError("(run with --help for usage)")
+    .option("-q, --quiet", "no progress or hints on stderr: only results and errors")
+    .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
       writeOut: (t) => io.out(t.replace(/\n$/, "")),
       writeErr: (t) => io.err(t.replace(/\n$/, "")),
+      outputError: (t) => io.err(usageLine(t)),
     });
-  const globals = () => program.opts<GlobalOptions>();
+  const globals = () => {
+    const o = program.opts<Partial<GlobalOptions>>();
+    return { dir: o.dir, json: o.json === true, quiet: o.quiet === true };
+  };
   const ctx: CommandContext = {
     io,
     globals,
-    open: ({ create = true } = {}) => SessionStore.open({ dir: globals().dir, create }),
+    open: async ({ create = true, repo } = {}) => {
+      const location = await storeLocation({ dirFlag: globals().dir, env, repo, cwd });
+      const store = await SessionStore.open({ dir: location.dir, create });
+      if (create) await excludeStore(location);
+      return store;
+    },
     print: (value, human) => io.out(globals().json ? JSON.stringify(value, null, 2) : human()),
+    hint: (text) => {
+      if (!globals().quiet) io.err(text);
+    },
     exitCode: 0,
   };
   recordCommands(program, ctx);
@@ -297,6 +115,17 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
   agentCommands(program, ctx);
   worktreeCommands(program, ctx);
   demoCommand(program, ctx);
+  program
+    .command("completion")
+    .description("print a shell completion script")
+    .addArgument(new Argument("<shell>", "the shell").choices(SHELLS))
+    .addHelpText(
+      "after",
+      `\nExamples:\n  $ source <(${NAME} completion bash)    # in ~/.bashrc\n  $ source <(${NAME} completion zsh)     # in ~/.zshrc\n  $ ${NAME} completion fish > ~/.config/fish/completions/${NAME}.fish`,
+    )
+    .action((shell: Shell) => {
+      process.stdout.write(completionScript(program, shell));
+    });
   try {
     await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode;
@@ -310,12 +139,17 @@ function report(error: unknown, io: Output): number {
     // Help and version "errors" are normal exits; usage errors were already printed.
     return error.exitCode === 0 ? 0 : 2;
   }
+  // Agent names reach the CLI only from its flags, so a bad one is a usage error.
+  if (error instanceof UsageError || error instanceof InvalidAgentNameError) {
+    io.err(usageLine(error.message));
+    return 2;
+  }
   if (error instanceof MiyabiError) {
-    io.err(`miyabi-sessions: ${error.message}`);
+    io.err(`${NAME}: ${error.message}`);
     return 1;
   }
   const message = error instanceof Error ? error.message : String(error);
-  io.err(`miyabi-sessions: unexpected error: ${message}`);
+  io.err(`${NAME}: unexpected error: ${message}`);
   if (error instanceof Error && error.stack && process.env.MIYABI_DEBUG) io.err(error.stack);
   return 1;
 }

@@ -1,8 +1,8 @@
-import { MiyabiError } from "@miyabi/core";
-import { listIssueWorktrees, pruneWorktrees, removeIssueWorktree } from "@miyabi/runner";
 import type { Command } from "commander";
 import { type CommandContext, intArg, withStore } from "./context.js";
+import { WorktreeCommandError } from "./errors.js";
 import { table } from "./format.js";
+import { plural } from "./text.js";
 
 interface Row {
   path: string;
@@ -14,9 +14,15 @@ interface Row {
   sessions: number;
 }
 
-async function rows(ctx: CommandContext, repo: string): Promise<Row[]> {
-  const worktrees = (await listIssueWorktrees(repo)).filter((w) => w.issueNumber !== null);
-  const sessions = await withStore(ctx, true, (store) => store.list());
+// The runner (git, execa) is loaded only when a worktree command runs.
+const runner = () => import("@miyabi/runner");
+
+async function rows(ctx: CommandContext, repo: string | undefined): Promise<Row[]> {
+  const { listIssueWorktrees } = await runner();
+  const worktrees = (await listIssueWorktrees(repo ?? process.cwd())).filter(
+    (w) => w.issueNumber !== null,
+  );
+  const sessions = await withStore(ctx, { create: true, repo }, (store) => store.list());
   return worktrees.map((w) => {
     const mine = sessions.filter((s) => s.context.issueNumber === w.issueNumber);
     return {
@@ -34,8 +40,8 @@ export function worktreeCommands(program: Command, ctx: CommandContext): void {
   const wt = program
     .command("worktree")
     .description("list, prune and remove the git worktrees of issues (.worktrees/issue-<N>)")
-    .option("--repo <path>", "the git repository", process.cwd());
-  const repo = () => wt.opts<{ repo: string }>().repo;
+    .option("--repo <path>", "the git repository (default: the one around the current directory)");
+  const repo = () => wt.opts<{ repo?: string }>().repo;
 
   wt.command("list")
     .description("issue worktrees with their branch and session state")
@@ -63,8 +69,10 @@ export function worktreeCommands(program: Command, ctx: CommandContext): void {
     .action(async (o: { dryRun?: boolean }) => {
       const done = (await rows(ctx, repo())).filter((r) => r.active === 0 && !r.dirty);
       if (!o.dryRun) {
-        for (const r of done) await removeIssueWorktree({ repoDir: repo(), path: r.path });
-        await pruneWorktrees(repo());
+        const { pruneWorktrees, removeIssueWorktree } = await runner();
+        const repoDir = repo() ?? process.cwd();
+        for (const r of done) await removeIssueWorktree({ repoDir, path: r.path });
+        await pruneWorktrees(repoDir);
       }
       ctx.print(done, () =>
         done.length === 0
@@ -80,20 +88,16 @@ export function worktreeCommands(program: Command, ctx: CommandContext): void {
     .argument("<issue>", "issue number", intArg("<issue>"))
     .option("--force", "remove even with uncommitted changes")
     .action(async (issue: number, o: { force?: boolean }) => {
+      const repoDir = repo() ?? process.cwd();
       const row = (await rows(ctx, repo())).find((r) => r.issue === issue);
-      if (!row) throw new WorktreeCommandError(`Issue #${issue} has no worktree in ${repo()}.`);
+      if (!row) throw new WorktreeCommandError(`Issue #${issue} has no worktree in ${repoDir}.`);
       if (row.active > 0) {
         throw new WorktreeCommandError(
-          `Issue #${issue} still has ${row.active} Active session(s); finish or fail them first.`,
+          `Issue #${issue} still has ${plural(row.active, "Active session")}; finish or fail them first.`,
         );
       }
-      await removeIssueWorktree({ repoDir: repo(), path: row.path, force: o.force ?? false });
+      const { removeIssueWorktree } = await runner();
+      await removeIssueWorktree({ repoDir, path: row.path, force: o.force ?? false });
       ctx.io.out(`Removed ${row.path} (branch ${row.branch ?? "-"} kept)`);
     });
-}
-
-export class WorktreeCommandError extends MiyabiError {
-  constructor(message: string) {
-    super("WORKTREE_IN_USE", message);
-  }
 }
