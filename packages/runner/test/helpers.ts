@@ -10,7 +10,12 @@ import {
   startModelServer,
 } from "@miyabi/testkit";
 import { afterEach } from "vitest";
-import type { ClaudeSettings } from "../src/index.js";
+import {
+  type ClaudeSettings,
+  DEFAULT_PIPELINE,
+  type RunPhaseOptions,
+  runPhase,
+} from "../src/index.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -98,4 +103,22 @@ export async function initRepo(dir: string): Promise<void> {
   await fs.writeFile(path.join(dir, "README.md"), "repo\n");
   await sh(dir, "add", "README.md");
   await sh(dir, "commit", "--quiet", "--message=initial");
+}
+
+/** The issue the runner's phase tests work on. */
+export const issue = { number: 42, title: "Add a greeting", body: "Please add hello.txt" };
+
+/**
+ * runPhase on the rig's store and repo with the default pipeline; `extra` overrides options,
+ * `claude` adds Claude settings to the rig's.
+ */
+export function phase(r: Rig, extra: Partial<RunPhaseOptions> = {}, claude?: ClaudeSettings) {
+  return runPhase({
+    store: r.store,
+    issue,
+    pipeline: DEFAULT_PIPELINE,
+    repoDir: r.repo,
+    claude: r.claude("home", claude),
+    ...extra,
+  });
 }

@@ -6,27 +6,12 @@ import {
   buildClaudeArgs,
   DEFAULT_PIPELINE,
   type ProgressEvent,
-  type RunPhaseOptions,
   resolveSettings,
-  runPhase,
   runPipeline,
   runSession,
 } from "../src/index.js";
 import { runClaudeProcess } from "../src/internal/claude.js";
-import { initRepo, lastUserText, pidAlive, type Rig, rig, sh, turns } from "./helpers.js";
-
-const issue = { number: 42, title: "Add a greeting", body: "Please add hello.txt" };
-
-function phase(r: Rig, extra: Partial<RunPhaseOptions> = {}) {
-  return runPhase({
-    store: r.store,
-    issue,
-    pipeline: DEFAULT_PIPELINE,
-    repoDir: r.repo,
-    claude: r.claude(),
-    ...extra,
-  });
-}
+import { initRepo, issue, lastUserText, phase, pidAlive, rig, sh, turns } from "./helpers.js";
 
 /** Two Writes in the first reply, then a closing text. */
 function twoWrites(target: () => string) {

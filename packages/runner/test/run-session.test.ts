@@ -1,29 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_PIPELINE,
-  PipelineSchema,
-  type ProgressEvent,
-  type RunPhaseOptions,
-  runPhase,
-  runPipeline,
-} from "../src/index.js";
-import { messagesOf, pidAlive, type Rig, rig, turns } from "./helpers.js";
-
-const issue = { number: 42, title: "Add a greeting", body: "Please add hello.txt" };
-
-/** runPhase on the rig's store and repo with the default pipeline; `extra` overrides. */
-function phase(r: Rig, extra: Partial<RunPhaseOptions> = {}) {
-  return runPhase({
-    store: r.store,
-    issue,
-    pipeline: DEFAULT_PIPELINE,
-    repoDir: r.repo,
-    claude: r.claude(),
-    ...extra,
-  });
-}
+import { DEFAULT_PIPELINE, PipelineSchema, type ProgressEvent, runPipeline } from "../src/index.js";
+import { issue, messagesOf, phase, pidAlive, rig, turns } from "./helpers.js";
 
 describe("runPhase with the real Claude Code CLI", () => {
   it("records Claude's session id, turns, cost and result, and the raw stream in the log", async () => {

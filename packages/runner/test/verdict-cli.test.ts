@@ -5,34 +5,15 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { expect, it } from "vitest";
-import {
-  DEFAULT_PIPELINE,
-  type RunPhaseOptions,
-  runPhase,
-  verdictArgs,
-  verdictFromLog,
-} from "../src/index.js";
-import { messagesOf, type Rig, rig, turns } from "./helpers.js";
-
-const issue = { number: 42, title: "Add a greeting", body: "Please add hello.txt" };
-
-function phase(r: Rig, claude: Parameters<Rig["claude"]>[1], extra: Partial<RunPhaseOptions> = {}) {
-  return runPhase({
-    store: r.store,
-    issue,
-    pipeline: DEFAULT_PIPELINE,
-    repoDir: r.repo,
-    claude: r.claude("home", claude),
-    ...extra,
-  });
-}
+import { DEFAULT_PIPELINE, runPhase, verdictArgs, verdictFromLog } from "../src/index.js";
+import { issue, messagesOf, phase, rig, turns } from "./helpers.js";
 
 it("hands over the verdict through --json-schema's StructuredOutput tool", async () => {
   const findings = [{ file: "src/greet.ts", line: 3, message: "Rename greet to hello." }];
   const r = await rig([
     { toolUses: [{ name: "StructuredOutput", input: { verdict: "changes", findings } }] },
   ]);
-  const out = await phase(r, { extraArgs: verdictArgs() });
+  const out = await phase(r, {}, { extraArgs: verdictArgs() });
   expect(out.status).toBe("completed");
   // The CLI offered the tool with our schema as its input schema.
   const body = turns(r.server)[0]?.body as { tools?: { name: string; input_schema: unknown }[] };
@@ -55,7 +36,7 @@ it("lets the CLI send a schema violation back to the model, which then answers v
     { toolUses: [{ name: "StructuredOutput", input: { verdict: "maybe" } }] },
     { toolUses: [{ name: "StructuredOutput", input: { verdict: "approve" } }] },
   ]);
-  const out = await phase(r, { extraArgs: verdictArgs() });
+  const out = await phase(r, {}, { extraArgs: verdictArgs() });
   expect(out.status).toBe("completed");
   const second = JSON.stringify(messagesOf(turns(r.server)[1]?.body));
   expect(second).toContain("Output does not match required schema");
@@ -67,7 +48,7 @@ it("lets the CLI send a schema violation back to the model, which then answers v
 
 it("without the flag, reads a fenced JSON verdict from the final answer; without either, says so", async () => {
   const r = await rig([{ text: 'Reviewed.\n```json\n{"verdict": "approve"}\n```' }]);
-  const out = await phase(r, {});
+  const out = await phase(r);
   expect(verdictFromLog(await r.store.readLog(out.sessions[0]?.id ?? ""))).toEqual({
     ok: true,
     source: "fenced_json",
