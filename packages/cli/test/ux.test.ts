@@ -41,6 +41,27 @@ function git(cwd: string, ...args: string[]): string {
   return r.stdout.trim();
 }
 
+describe("--sandbox", () => {
+  it("required: without bubblewrap on PATH the run fails before anything is recorded", async () => {
+    // A PATH with node and git but no bwrap.
+    const bin = path.join(dir, "bin");
+    await fs.mkdir(bin);
+    await fs.symlink(process.execPath, path.join(bin, "node"));
+    await fs.symlink(
+      git(dir, "--exec-path").replace(/\/libexec\/git-core$/, "/bin/git"),
+      path.join(bin, "git"),
+    );
+    const r = cli(
+      ["--dir", path.join(dir, "store"), "run", "--agent", "A", "--purpose", "p", "--prompt", "hi"],
+      { env: { PATH: bin, MIYABI_SANDBOX: "required", MIYABI_CLAUDE: process.execPath } },
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/bubblewrap/);
+    // Nothing recorded: not even the store was created.
+    await expect(fs.stat(path.join(dir, "store"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
 describe("usage errors", () => {
   it("exit 2 with one line each, for parse errors and for what the command checks itself", () => {
     inStore("create", "--agent", "A", "--purpose", "p");
@@ -57,6 +78,7 @@ describe("usage errors", () => {
       [["list", "--limit", "0"], /--limit must be a positive whole number/],
       [["list", "--since", "someday"], /neither a duration .* nor a date/],
       [["frobnicate"], /unknown command 'frobnicate'\. \(see/],
+      [["run", "--agent", "A", "--purpose", "p", "--sandbox", "maybe"], /--sandbox/],
     ];
     for (const [args, message] of cases) {
       const r = inStore(...args);

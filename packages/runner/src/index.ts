@@ -1,3 +1,4 @@
+export { checkSandbox } from "./internal/agent.js";
 export {
   type BudgetState,
   type BudgetStatus,

@@ -4,6 +4,7 @@ import type { Phase, Session, SessionStore } from "@miyabi/core";
 import {
   abortOnProcessSignals,
   type ClaudeSettings,
+  checkSandbox,
   ensureIssueWorktree,
   type HandoffMode,
   handoffAndRun,
@@ -34,6 +35,7 @@ export function claudeSettings(flags: ClaudeFlags): ClaudeSettings {
       .map((t) => t.trim())
       .filter(Boolean),
     permissionMode: flags.permissionMode as ClaudeSettings["permissionMode"],
+    sandbox: flags.sandbox as ClaudeSettings["sandbox"],
   };
 }
 
@@ -144,7 +146,9 @@ function failed(ctx: CommandContext): void {
 }
 
 export async function runCommand(ctx: CommandContext, o: RunFlags): Promise<void> {
+  // Before the session is recorded: what makes the run impossible costs nothing.
   await resolveClaude(o.claude);
+  await checkSandbox(resolveSettings(claudeSettings(o)));
   const repoDir = o.repo ?? process.cwd();
   const wt =
     o.issueWorktree && o.issue !== undefined

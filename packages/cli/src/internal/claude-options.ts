@@ -9,6 +9,7 @@ export interface ClaudeFlags {
   timeout?: number;
   allowedTools?: string;
   permissionMode?: string;
+  sandbox?: string;
 }
 
 // Spelled out rather than imported so that defining the commands does not load the runner;
@@ -47,6 +48,14 @@ export function addClaudeOptions(cmd: Command): Command {
         "dontAsk",
         "plan",
       ]),
+    )
+    .addOption(
+      new Option(
+        "--sandbox <mode>",
+        "jail the agent with bubblewrap: auto (when bwrap works, else unjailed with a warning), required (fail without it), off",
+      )
+        .choices(["auto", "required", "off"])
+        .env("MIYABI_SANDBOX"),
     );
 }
 
