@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
 import { findOnPath } from "./executable.js";
+import { tryGit } from "./git.js";
 
 export interface SandboxProbe {
   usable: boolean;
@@ -111,6 +112,61 @@ async function linkedGitDirs(cwd: string): Promise<string[]> {
   return dirs;
 }
 
+// Git settings that carry credentials or pull in other files (which may): never shown to the
+// agent. `url.*.insteadOf` and remote URLs may embed a token as `https://user:token@host`.
+const CREDENTIAL_KEYS =
+  /^(?:http\..*\.extraheader|credential\..*|include\.path|includeif\..*\.path|url\..*\.insteadof)$/i;
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/i;
+
+/**
+ * A copy of a git config file without credentials, for the jail to show in its place: the
+ * agent's git works (remotes, branches), but a persisted token or credential helper is not
+ * there to read. Edited with `git config --file` on the copy, which runs nothing.
+ */
+export async function credentialFreeConfig(file: string, into: string): Promise<string> {
+  const copy = path.join(into, `git-config-${Math.random().toString(36).slice(2)}`);
+  await fs.copyFile(file, copy);
+  const opts = { cwd: into };
+  const listed = await tryGit(["config", "--file", copy, "--null", "--list"], opts);
+  for (const entry of listed.stdout.split("\0")) {
+    const at = entry.indexOf("\n");
+    const key = at === -1 ? entry : entry.slice(0, at);
+    const value = at === -1 ? "" : entry.slice(at + 1);
+    if (CREDENTIAL_KEYS.test(key)) {
+      await tryGit(["config", "--file", copy, "--unset-all", key], opts);
+    } else if (/^remote\..*\.(?:push)?url$/i.test(key) && USERINFO.test(value)) {
+      await tryGit(
+        [
+          "config",
+          "--file",
+          copy,
+          "--replace-all",
+          key,
+          value.replace(USERINFO, "$1"),
+          `^${value.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+        ],
+        opts,
+      );
+    }
+  }
+  return copy;
+}
+
+/** The git config files an agent's git in `cwd` reads from the repository. */
+async function repositoryConfigs(cwd: string): Promise<string[]> {
+  const dotGit = path.join(cwd, ".git");
+  const stat = await lstatOrNull(dotGit);
+  const dirs = stat?.isDirectory() ? [dotGit] : await linkedGitDirs(cwd);
+  const files: string[] = [];
+  for (const dir of dirs) {
+    for (const name of ["config", "config.worktree"]) {
+      const file = path.join(dir, name);
+      if ((await lstatOrNull(file))?.isFile()) files.push(file);
+    }
+  }
+  return files;
+}
+
 /**
  * bubblewrap arguments that run a command in the agent's jail. The whole file system is
  * read-only; /proc shows only the jail's own processes; /tmp, the real HOME, RUNNER_TEMP and
@@ -167,6 +223,9 @@ export async function jailArgs(options: JailOptions): Promise<string[]> {
   args.push("--bind", cwd, cwd);
   if (await lstatOrNull(path.join(cwd, ".git")))
     args.push("--ro-bind", path.join(cwd, ".git"), path.join(cwd, ".git"));
+  for (const config of await repositoryConfigs(cwd)) {
+    args.push("--ro-bind", await credentialFreeConfig(config, agentHome), config);
+  }
   args.push("--bind", agentHome, agentHome, ...late, "--chdir", cwd);
   return args;
 }
