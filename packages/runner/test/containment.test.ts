@@ -201,7 +201,9 @@ describe.skipIf(!sandboxed)("the jail, against an agent following planted instru
     vi.stubEnv("GITHUB_TOKEN", secrets.env);
     vi.stubEnv("INPUT_ANTHROPIC-API-KEY", secrets.input);
 
-    const outside = path.join(path.dirname(process.cwd()), `.outside-${process.pid}`);
+    // On the root file system, which the jail shows read-only wherever the checkout lives (a
+    // path under /tmp would land in the jail's private /tmp instead).
+    const outside = `/var/tmp/.miyabi-outside-${process.pid}`;
     const r = await rig([
       { followInstructions: true },
       { echoToolResults: "both", text: "Dump:" },
@@ -326,7 +328,7 @@ describe.skipIf(!sandboxed)("the jail around a linked worktree", () => {
           { name: "Bash", input: { command: "git log --format=%s -1; git status --short" } },
           {
             name: "Write",
-            input: { file_path: `${path.dirname(process.cwd())}/.w`, content: "x" },
+            input: { file_path: `/var/tmp/.miyabi-w-${process.pid}`, content: "x" },
           },
         ],
       },
@@ -362,7 +364,7 @@ describe.skipIf(!sandboxed)("the jail around a linked worktree", () => {
     expect(answer).toContain("the base commit");
     expect(answer).toContain("?? new.txt");
     expect(answer).toMatch(/read-only file system/i);
-    await expect(fs.access(`${path.dirname(process.cwd())}/.w`)).rejects.toThrow();
+    await expect(fs.access(`/var/tmp/.miyabi-w-${process.pid}`)).rejects.toThrow();
   });
 });
 
