@@ -10,11 +10,11 @@ import {
   runPhase,
   secretValues,
 } from "@miyabi/runner";
-import { actionsCache } from "./actions-cache.js";
 import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
 import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
+import { actionsCache } from "./lazy-cache.js";
 import type { GitHubApi, Logger } from "./ports.js";
 
 type Octokit = ReturnType<typeof github.getOctokit>;
