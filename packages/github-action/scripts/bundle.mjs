@@ -9,6 +9,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { englishOnlyZod, yamlAsEsm } from "../../../scripts/esbuild-plugins.mjs";
 
 const packageDir = path.resolve(import.meta.dirname, "..");
 const repoRoot = path.resolve(packageDir, "../..");
@@ -17,24 +18,6 @@ const { values } = parseArgs({ options: { outdir: { type: "string" } } });
 const outdir = path.resolve(
   values.outdir ?? path.join(repoRoot, "actions", "session-phase", "dist"),
 );
-
-/**
- * zod's classic API re-exports every locale as `z.locales`, which keeps ~370 KB of messages in
- * the bundle although only English is ever used. Point that re-export at English alone.
- */
-const englishOnlyZod = {
-  name: "english-only-zod",
-  setup(b) {
-    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => {
-      if (!args.importer.includes(`${path.sep}zod${path.sep}`)) return undefined;
-      return { path: path.resolve(args.resolveDir, args.path), namespace: "zod-locales" };
-    });
-    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
-      contents: 'export { default as en } from "./en.js";',
-      resolveDir: path.dirname(args.path),
-    }));
-  },
-};
 
 // Some bundled CommonJS dependencies call require() for Node built-ins, which an ES module
 // does not have.
@@ -65,6 +48,6 @@ await build({
   minify: true,
   // Error classes name themselves after their constructor (new.target.name).
   keepNames: true,
-  plugins: [englishOnlyZod],
+  plugins: [englishOnlyZod, yamlAsEsm],
   logLevel: "warning",
 });
