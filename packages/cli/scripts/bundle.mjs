@@ -7,45 +7,12 @@
 //   into chunks that load only when such a command runs, so record-only commands stay cheap.
 // Everything is inlined: the published package has no run-time dependencies at all.
 import fs from "node:fs/promises";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { build } from "esbuild";
+import { englishOnlyZod, yamlAsEsm } from "../../../scripts/esbuild-plugins.mjs";
 
 const packageDir = path.resolve(import.meta.dirname, "..");
 const dist = path.join(packageDir, "dist");
-
-/**
- * zod's classic API re-exports every locale as `z.locales`, which keeps ~370 KB of messages in
- * the bundle although only English is ever used. Point that re-export at English alone.
- */
-const englishOnlyZod = {
-  name: "english-only-zod",
-  setup(b) {
-    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => {
-      if (!args.importer.includes(`${path.sep}zod${path.sep}`)) return undefined;
-      return { path: path.resolve(args.resolveDir, args.path), namespace: "zod-locales" };
-    });
-    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), "en.js"))};`,
-      resolveDir: path.dirname(args.path),
-    }));
-  },
-};
-
-/**
- * The runner imports `yaml` on demand. Its Node entry is CommonJS, and esbuild hands a chunk
- * split off from a CommonJS module only a default export, so `const { parse } = await
- * import("yaml")` would find no `parse`. Its ESM build (the same code) keeps the named exports.
- */
-const yamlAsEsm = {
-  name: "yaml-as-esm",
-  setup(b) {
-    b.onResolve({ filter: /^yaml$/ }, (args) => {
-      const pkg = createRequire(path.join(args.resolveDir, "x.js")).resolve("yaml/package.json");
-      return { path: path.join(path.dirname(pkg), "browser", "index.js") };
-    });
-  },
-};
 
 await fs.rm(dist, { recursive: true, force: true });
 const result = await build({

@@ -18,7 +18,7 @@ const ACTIONLINT = fileURLToPath(
 );
 const ACTION_REF = "miyabi-sessions/miyabi-sessions@v1";
 /** Workflows that pin every third-party action by commit SHA. */
-const PINNED_WORKFLOWS = ["miyabi.yml", "release.yml"];
+const PINNED_WORKFLOWS = ["ci.yml", "miyabi.yml", "release.yml"];
 
 const read = (file: string) => fs.readFile(path.join(ROOT, file), "utf8");
 const yaml = async <T>(file: string) => YAML.parse(await read(file)) as T;

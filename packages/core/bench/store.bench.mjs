@@ -3,84 +3,20 @@
 // beside the durable floor (one write + fdatasync on an open file in the same directory,
 // measured alternately in this process), the in-process reads beside the seed crate's figures
 // from issue #13, close, memory, and what the seed's way of writing would cost at that size.
-import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { SessionStore } from "../dist/index.js";
 import { serializeDocument } from "../dist/internal/document.js";
+import { CHAIN, generate } from "./sessions.mjs";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,100000").split(",").map(Number);
-const CHAIN = 1001;
 // The seed crate's in-process figures (ms) from issue #13, measured on the same kind of machine.
 const SEED = {
   stats: { 1000: 0.014, 10000: 0.156 },
   lineage: { 1000: 0.36, 10000: 0.36 },
   listActive: { 1000: 0.195 },
 };
-
-function session(id, parent, i, status) {
-  const at = new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString();
-  return {
-    id,
-    agent_name: ["CodeGenAgent", "ReviewAgent", "TestAgent", "DeployAgent"][i % 4],
-    purpose: `Benchmark session ${i}`,
-    context: {
-      issue_number: Math.floor(i / 10),
-      current_phase: ["CodeGeneration", "Review", "Test", "PullRequest"][i % 4],
-      worktree_path: `.worktrees/issue-${Math.floor(i / 10)}`,
-      previous_results: [],
-    },
-    created_at: at,
-    status,
-    parent_session: parent,
-    child_sessions: [],
-    handoff_to: null,
-    error_message: null,
-    updated_at: at,
-    ended_at: status === "Active" ? null : at,
-    result: null,
-    process: null,
-    retry_of: null,
-  };
-}
-
-/** n sessions: a 1,001-deep handoff chain, the rest in chains of four (the last Active). */
-function generate(n) {
-  const sessions = [];
-  let parent = null;
-  for (let i = 0; i < CHAIN; i++) {
-    const s = session(
-      randomUUID(),
-      parent?.id ?? null,
-      i,
-      i === CHAIN - 1 ? "Active" : "HandedOff",
-    );
-    if (parent) {
-      parent.child_sessions.push(s.id);
-      parent.handoff_to = s.agent_name;
-    }
-    sessions.push(s);
-    parent = s;
-  }
-  const leaf = parent.id;
-  for (let i = CHAIN; i < n; i++) {
-    const first = i % 4 === 0;
-    const prev = sessions.at(-1);
-    const s = session(
-      randomUUID(),
-      first ? null : prev.id,
-      i,
-      i % 4 === 3 ? "Active" : "HandedOff",
-    );
-    if (!first) {
-      prev.child_sessions.push(s.id);
-      prev.handoff_to = s.agent_name;
-    }
-    sessions.push(s);
-  }
-  return { sessions, leaf };
-}
 
 const now = () => process.hrtime.bigint();
 const ms = (ns) => Number(ns) / 1e6;
@@ -220,3 +156,7 @@ console.log(
   "\nSession store benchmark: medians; handoff/create beside the fsync floor (one write + fdatasync) measured alternately in this process (x = median of per-pair ratios), reads beside the seed crate's figures (issue #13)",
 );
 console.table(rows);
+// The root bench summary (scripts/bench-summary.mjs) collects every bench's figures here.
+if (process.env.BENCH_JSON) {
+  await fs.appendFile(process.env.BENCH_JSON, `${JSON.stringify({ bench: "store", rows })}\n`);
+}

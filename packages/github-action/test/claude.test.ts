@@ -62,6 +62,7 @@ async function rig(like?: Rig): Promise<Rig> {
         scratch,
         cache: c,
         log,
+        npmRetry: { attempts: 3, delayMs: 1 },
         ...overrides,
       }),
   };
@@ -204,6 +205,20 @@ mkdir -p "$3/node_modules/.bin"; printf '#!/bin/sh\\nexit 0\\n' > "$3/node_modul
     expect(r.log.lines).toEqual([`Using Claude Code ${VERSION} installed earlier at ${bin}`]);
   });
 
+  it("tries npm again after a failure, waiting longer each time", async () => {
+    const r = await rig();
+    const npm = await fakeNpm({ failFirst: "npm error code ECONNRESET" });
+    const found = await withPath(npm.bin, () =>
+      r.install({ npmRetry: { attempts: 2, delayMs: 1 } }),
+    );
+    expect(found).toBe(r.claude);
+    expect(await npm.runs()).toEqual([NPM_RUN(r), NPM_RUN(r)]);
+    expect(r.log.lines).toContain(
+      `warning: npm could not install Claude Code ${VERSION} (attempt 1 of 2): Installing @anthropic-ai/claude-code@${VERSION} with npm failed: npm error code ECONNRESET. Install it in an earlier step or pass its path with the claude-path input.; trying again in 0.001 s.`,
+    );
+    expect(r.cache.calls.map((c) => c.op)).toEqual(["restore", "save"]);
+  });
+
   it("reports npm's last error lines and what to do instead; nothing is saved", async () => {
     const r = await rig();
     const npm = await fakeNpm({ script: "echo 'npm error 404 Not Found' >&2; exit 1" });
@@ -211,6 +226,8 @@ mkdir -p "$3/node_modules/.bin"; printf '#!/bin/sh\\nexit 0\\n' > "$3/node_modul
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ClaudeInstallError);
+    // Every attempt failed the same way; the last one is reported.
+    expect(await npm.runs()).toHaveLength(3);
     expect((error as Error).message).toBe(
       "Installing @anthropic-ai/claude-code@9.9.9 with npm failed: npm error 404 Not Found. Install it in an earlier step or pass its path with the claude-path input.",
     );

@@ -1,30 +1,85 @@
 /**
- * check-dist: the bundle action.yml runs is committed, so it must be exactly what the sources
- * (and the lockfile's dependencies) build to.
+ * check-dist: the bundle action.yml runs (dist/index.js and the chunks it imports on demand) is
+ * committed, so every file of it must be exactly what the sources (and the lockfile's
+ * dependencies) build to, and no file may be missing from the commit or left over.
  */
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, expect, it } from "vitest";
-import { BUNDLE, freshDir, removeScratch } from "./harness.js";
+import { ACTION_DIR, freshDir, REPO_ROOT, removeScratch } from "./harness.js";
 
 const BUNDLE_SCRIPT = fileURLToPath(new URL("../scripts/bundle.mjs", import.meta.url));
+const DIST = path.join(ACTION_DIR, "dist");
+const run = promisify(execFile);
 
 afterAll(removeScratch);
 
-async function build(): Promise<Buffer> {
-  const outfile = path.join(await freshDir("dist"), "index.js");
-  await promisify(execFile)(process.execPath, [BUNDLE_SCRIPT, "--outfile", outfile]);
-  return readFile(outfile);
+/** Every file under `dir`, relative to it, with its bytes. */
+async function files(dir: string): Promise<Map<string, Buffer>> {
+  const names = (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)))
+    .sort();
+  return new Map(
+    await Promise.all(
+      names.map(async (name) => [name, await readFile(path.join(dir, name))] as const),
+    ),
+  );
 }
 
-it("the committed actions/session-phase/dist/index.js is a fresh build, byte for byte", async () => {
-  const [first, second, committed] = await Promise.all([build(), build(), readFile(BUNDLE)]);
-  expect(first.equals(second), "two builds differ: the bundle is not deterministic").toBe(true);
-  expect(
-    first.equals(committed),
-    "actions/session-phase/dist/index.js is stale: run `pnpm --filter @miyabi/github-action build` and commit it",
-  ).toBe(true);
+async function build(): Promise<Map<string, Buffer>> {
+  const outdir = await freshDir("dist");
+  await run(process.execPath, [BUNDLE_SCRIPT, "--outdir", outdir]);
+  return files(outdir);
+}
+
+it("every committed file of actions/session-phase/dist is a fresh build, byte for byte", async () => {
+  const [first, second, onDisk, listed] = await Promise.all([
+    build(),
+    build(),
+    files(DIST),
+    run("git", ["ls-files", "-z", "--", path.relative(REPO_ROOT, DIST)], { cwd: REPO_ROOT }),
+  ]);
+  const committed = listed.stdout
+    .split("\0")
+    .filter((name) => name !== "")
+    .map((name) => path.relative(path.relative(REPO_ROOT, DIST), name))
+    .sort();
+  const stale =
+    "run `pnpm --filter @miyabi/github-action build` and commit actions/session-phase/dist";
+  expect([...first.keys()], "two builds differ: the bundle is not deterministic").toEqual([
+    ...second.keys(),
+  ]);
+  for (const [name, bytes] of first) {
+    expect(
+      bytes.equals(second.get(name) ?? Buffer.alloc(0)),
+      `${name} differs between builds`,
+    ).toBe(true);
+  }
+  expect(committed, `the committed files are not the build's: ${stale}`).toEqual([...first.keys()]);
+  expect([...onDisk.keys()], `dist holds other files than the build's: ${stale}`).toEqual([
+    ...first.keys(),
+  ]);
+  for (const [name, bytes] of first) {
+    expect(bytes.equals(onDisk.get(name) ?? Buffer.alloc(0)), `${name} is stale: ${stale}`).toBe(
+      true,
+    );
+  }
+});
+
+it("the bundle is ASCII-only and minified", async () => {
+  for (const [name, bytes] of await files(DIST)) {
+    if (!name.endsWith(".js")) continue;
+    expect(
+      bytes.findIndex((byte) => byte > 0x7f),
+      `${name} has a non-ASCII byte`,
+    ).toBe(-1);
+    // Minified: long lines (template literals keep their own), not one statement a line.
+    expect(bytes.toString("latin1").split("\n").length, `${name} is not minified`).toBeLessThan(
+      10 + bytes.length / 200,
+    );
+  }
 });

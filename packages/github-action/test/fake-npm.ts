@@ -27,7 +27,7 @@ export interface FakeNpm {
  * running `claude` (default: a script that exits 0), or that runs `script` instead.
  */
 export async function fakeNpm(
-  options: { claude?: string; script?: string } = {},
+  options: { claude?: string; script?: string; failFirst?: string } = {},
 ): Promise<FakeNpm> {
   const bin = await freshDir("npm-bin");
   const log = path.join(bin, "runs.log");
@@ -43,7 +43,14 @@ export async function fakeNpm(
     `printf '#!/bin/sh\\n%s\\n' '${body.replace(/'/g, `'"'"'`)}' > "$3/node_modules/.bin/claude"`,
     `chmod +x "$3/node_modules/.bin/claude"`,
   ].join("\n");
-  await executable(path.join(bin, "npm"), `echo "$*" >> '${log}'\n${options.script ?? install}`);
+  // failFirst: the first run prints it as npm's error and fails, as on a registry hiccup.
+  const failOnce = options.failFirst
+    ? `if [ ! -e '${bin}/failed' ]; then : > '${bin}/failed'; echo '${options.failFirst}' >&2; exit 1; fi\n`
+    : "";
+  await executable(
+    path.join(bin, "npm"),
+    `echo "$*" >> '${log}'\n${failOnce}${options.script ?? install}`,
+  );
   return {
     bin,
     runs: async () => (await readFile(log, "utf8")).split("\n").filter((line) => line !== ""),

@@ -102,6 +102,17 @@ export interface StubRequest {
   body: unknown;
 }
 
+/** A reply served once, in place of the route's, to the next request that matches. */
+export interface StubFault {
+  /** Any method when absent. */
+  method?: string;
+  /** The request's path without the query string. */
+  path: string;
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
 export interface GitHubStub {
   /** API base URL without a trailing slash, for `baseUrl` or GITHUB_API_URL. */
   url: string;
@@ -118,6 +129,8 @@ export interface GitHubStub {
     dispatches: StubDispatch[];
   };
   requests: StubRequest[];
+  /** Queue a failure (a 502, a rate limit) for the next matching request: retries are tested. */
+  failNext(fault: StubFault): void;
   close(): Promise<void>;
 }
 
@@ -132,6 +145,7 @@ interface Ctx {
   options: Required<Pick<GitHubStubOptions, "owner" | "repo" | "botLogin">> & GitHubStubOptions;
   issues: Map<number, StubIssue>;
   ids: { next: number };
+  faults: StubFault[];
   url: URL;
   body: unknown;
 }
@@ -154,13 +168,18 @@ export async function startGitHubStub(options: GitHubStubOptions): Promise<GitHu
       dispatches: [],
     },
     requests: [],
+    failNext: (fault) => {
+      faults.push(fault);
+    },
     close: async () => undefined,
   };
+  const faults: StubFault[] = [];
   const ctxBase = {
     stub,
     options: { ...options, botLogin: options.botLogin ?? "github-actions[bot]" },
     issues: new Map((options.issues ?? []).map((issue) => [issue.number, issue])),
     ids: { next: 1000 },
+    faults,
   };
   seed(ctxBase);
   const server = createServer((req, res) => {
@@ -224,6 +243,13 @@ async function handle(
       status: 401,
       body: { message: "Requires authentication", documentation_url: DOCS },
     });
+  }
+  const fault = base.faults.findIndex(
+    (f) => f.path === url.pathname && (f.method === undefined || f.method === method),
+  );
+  if (fault !== -1) {
+    const [reply] = base.faults.splice(fault, 1);
+    if (reply) return send(res, reply);
   }
   if (!parsed.ok) {
     return send(res, {

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { findOnPath } from "@miyabi/runner";
 import { ClaudeInstallError, messageOf } from "./errors.js";
 import type { Cache, Logger } from "./ports.js";
@@ -29,7 +30,11 @@ export interface InstallClaudeOptions {
   scratch: string;
   cache: Cache;
   log: Pick<Logger, "info" | "warning">;
+  /** How often npm may try against the registry, and the first wait (doubling each time). */
+  npmRetry?: { attempts: number; delayMs: number };
 }
+
+const NPM_RETRY = { attempts: 3, delayMs: 5_000 };
 
 /**
  * The one key npm's downloads for the CLI are cached under. No restore keys: only this exact
@@ -89,7 +94,7 @@ export async function installClaude(o: InstallClaudeOptions): Promise<string> {
     return earlier;
   }
   if (!(await restoreDownloads(install))) {
-    const installed = await npmInstall(install);
+    const installed = await npmInstallRetried(install);
     await saveDownloads(install);
     return installed;
   }
@@ -101,7 +106,29 @@ export async function installClaude(o: InstallClaudeOptions): Promise<string> {
     );
     await fs.rm(npmCache, { recursive: true, force: true });
     await fs.rm(prefix, { recursive: true, force: true });
-    return npmInstall(install);
+    return npmInstallRetried(install);
+  }
+}
+
+/**
+ * npm install from the registry, tried again after a growing wait: a registry or network
+ * hiccup (ECONNRESET, a 503) should not fail a job that had everything else it needed. The
+ * last failure is the one reported.
+ */
+async function npmInstallRetried(install: Install): Promise<string> {
+  const { attempts, delayMs } = install.npmRetry ?? NPM_RETRY;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await npmInstall(install);
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      const wait = delayMs * 2 ** (attempt - 1);
+      install.log.warning(
+        `npm could not install Claude Code ${install.version} (attempt ${attempt} of ${attempts}): ${messageOf(error)}; trying again in ${wait / 1000} s.`,
+      );
+      await fs.rm(install.prefix, { recursive: true, force: true });
+      await sleep(wait);
+    }
   }
 }
 

@@ -10,11 +10,12 @@ import {
   runPhase,
   secretValues,
 } from "@miyabi/runner";
-import { actionsCache } from "./actions-cache.js";
 import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
 import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
+import { actionsCache } from "./lazy-cache.js";
+import { createOctokit } from "./octokit.js";
 import type { GitHubApi, Logger } from "./ports.js";
 
 type Octokit = ReturnType<typeof github.getOctokit>;
@@ -184,7 +185,7 @@ export async function run(): Promise<void> {
       env: process.env,
       redact,
       cache: actionsCache,
-      github: gitHubApi(github.getOctokit(inputs.githubToken), owner, repo),
+      github: gitHubApi(createOctokit({ token: inputs.githubToken, log }), owner, repo),
       log,
       summary: {
         write: async (markdown) => {
