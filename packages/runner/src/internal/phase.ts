@@ -122,6 +122,7 @@ async function runAgent(
       issue,
       previousResults: [...session.context.previousResults, ...earlier],
       template,
+      feedback: options.feedback,
     });
   return runSession({
     store,

@@ -37,6 +37,8 @@ export interface RunPhaseOptions {
    * the agent finished, a work-in-progress commit when it failed, timed out or was stopped.
    */
   commit?: boolean;
+  /** Maintainer or reviewer feedback: added to each agent's prompt as a data block. */
+  feedback?: string;
   /** Inputs and flags: they win over the pipeline's defaults, which win over the step's. */
   claude: ClaudeSettings;
   onProgress?: (event: ProgressEvent) => void;
