@@ -42,6 +42,8 @@ describe("parseInputs", () => {
       mergeCacheKeys: [],
       githubToken: "t",
       triggerLabels: ["miyabi"],
+      triggerPhrase: "/miyabi",
+      allowedBots: [],
       claudeVersion: "2.1.332",
       claudePath: undefined,
       push: true,

@@ -2,6 +2,7 @@ import type { HandoffMode } from "@miyabi/runner";
 import { z } from "zod";
 import { splitArgs } from "./args.js";
 import { ActionInputError, messageOf } from "./errors.js";
+import { DEFAULT_TRIGGER_PHRASE } from "./triggers.js";
 
 /** The Claude Code CLI release the action installs when none is given or on PATH. */
 export const PINNED_CLAUDE_VERSION = "2.1.332";
@@ -100,6 +101,13 @@ export const ActionInputsSchema = z
       z.string({ error: "it is empty; leave it unset to use the workflow's github.token" }),
     ),
     "trigger-labels": input(list.pipe(z.array(z.string()).min(1)).default(["miyabi"])),
+    "trigger-phrase": input(
+      z
+        .string()
+        .regex(/^\S+$/, "the trigger phrase is one word, such as /miyabi")
+        .default(DEFAULT_TRIGGER_PHRASE),
+    ),
+    "allowed-bots": input(list.default([])),
     "claude-version": input(
       z
         .string()
@@ -138,6 +146,8 @@ export const ActionInputsSchema = z
     mergeCacheKeys: raw["merge-cache-keys"],
     githubToken: raw["github-token"],
     triggerLabels: raw["trigger-labels"],
+    triggerPhrase: raw["trigger-phrase"],
+    allowedBots: raw["allowed-bots"],
     claudeVersion: raw["claude-version"],
     claudePath: raw["claude-path"],
     push: raw.push,

@@ -23,6 +23,7 @@ import {
   PartialPhaseError,
   PhaseFailedError,
   SenderNotAllowedError,
+  TriggerRefusedError,
   UnknownPhaseError,
 } from "./errors.js";
 import { redactExits } from "./exits.js";
@@ -39,6 +40,14 @@ import { type Published, prepareWork, publishWork, snapshotTrusted } from "./pha
 import type { Cache, GitHubApi, Logger, Runner, Summary } from "./ports.js";
 import { formatCost, formatDuration, type JobStatus, renderReport } from "./report.js";
 import { type RunIdentity, restoreStore, type StorePlaces, saveStore } from "./store-cache.js";
+import {
+  decideTrigger,
+  pipelinePullIssue,
+  reviewFeedback,
+  type TriggerDecision,
+  type TriggerKind,
+  type TriggerRequest,
+} from "./triggers.js";
 
 /** The parts of the triggering event the action looks at. */
 export interface ActionEvent {
@@ -56,6 +65,11 @@ export interface ActionEvent {
   issue?: { title: string; body: string; url?: string };
   /** `payload.repository.default_branch`: where the pull request goes. */
   defaultBranch?: string;
+  /**
+   * The whole webhook payload, which decideTrigger reads (comments, reviews, dispatch inputs);
+   * when absent, one is made from the fields above (a label event).
+   */
+  payload?: unknown;
 }
 
 export interface RunContext extends RunIdentity {
@@ -96,17 +110,67 @@ export { OUTPUT_NAMES, type PhaseOutputs } from "./outputs.js";
 
 const WRITE_ROLES = new Set(["admin", "maintain", "write"]);
 
-/** Why the event does not start a phase, or undefined when it does. */
-function triggerMismatch(event: ActionEvent, labels: readonly string[]): string | undefined {
-  const wanted = labels.map((l) => `"${l}"`).join(", ");
-  if (event.name !== "issues" || event.action !== "labeled") {
-    const got = event.action ? `${event.name} (${event.action})` : event.name;
-    return `Skipped: this ${got} event does not start the pipeline; only adding the label ${wanted} to an issue does.`;
+/** The payload decideTrigger reads: the event's own, else one made of the fields read. */
+function payloadOf(event: ActionEvent): unknown {
+  if (event.payload !== undefined) return event.payload;
+  return {
+    action: event.action,
+    ...(event.sender ? { sender: { login: event.sender } } : {}),
+    ...(event.label ? { label: { name: event.label } } : {}),
+    ...(event.issueNumber ? { issue: { number: event.issueNumber } } : {}),
+  };
+}
+
+/** What the asker did, for the refusal's message. */
+const ASKED: Record<TriggerKind, (phrase: string) => string> = {
+  label: () => "added the label",
+  comment: (phrase) => `commented ${phrase}`,
+  review: () => "requested changes",
+  dispatch: () => "started the workflow",
+};
+
+type Trigger =
+  | { action: "run"; request: TriggerRequest; issueNumber: number }
+  | Exclude<TriggerDecision, { action: "run" }>;
+
+/**
+ * What the event asks for, with the issue behind a comment on the pipeline's pull request
+ * (the comment's payload does not name the branch) and a review's line comments as feedback.
+ */
+async function resolveTrigger(o: PhaseJobOptions): Promise<Trigger> {
+  const { inputs } = o;
+  const decision = decideTrigger(
+    { name: o.event.name, payload: payloadOf(o.event) },
+    {
+      triggerLabels: inputs.triggerLabels,
+      triggerPhrase: inputs.triggerPhrase,
+      allowedBots: inputs.allowedBots,
+      issueNumber: inputs.issueNumber,
+      phase: inputs.phase,
+    },
+  );
+  if (decision.action !== "run") return decision;
+  const request = { ...decision.request };
+  let issueNumber = request.issueNumber;
+  if (issueNumber === null) {
+    const pull = await o.github.getPull(request.pullNumber ?? 0);
+    const target = pipelinePullIssue(pull);
+    if (target.action !== "run") return target;
+    issueNumber = target.issueNumber;
   }
-  if (!event.label || !labels.includes(event.label)) {
-    return `Skipped: the label "${event.label ?? ""}" is not a trigger label (${wanted}).`;
+  if (request.kind === "review" && request.pullNumber !== undefined && request.reviewId) {
+    const comments = await o.github.listReviewComments(request.pullNumber, request.reviewId);
+    request.feedback = reviewFeedback({ body: request.feedback, comments });
   }
-  return undefined;
+  // A label event names its issue; the issue-number input serves the jobs chained after it.
+  if (request.kind === "label") issueNumber = inputs.issueNumber ?? issueNumber;
+  return { action: "run", request, issueNumber };
+}
+
+/** Say on the comment's thread why nothing ran: the only place the commenter looks. */
+async function replyRefusal(o: PhaseJobOptions, thread: number | undefined, reason: string) {
+  if (thread === undefined) return;
+  await o.github.createComment(thread, reason);
 }
 
 function credentialOf(inputs: ActionInputs): Credential {
@@ -141,8 +205,8 @@ export function progressLine(e: ProgressEvent): string {
   return `[${formatDuration(e.elapsedMs)}] ${e.agent}/${e.phase} ${e.kind} (turn ${e.turns}${cost}): ${short}`;
 }
 
-async function checkSender(o: PhaseJobOptions): Promise<void> {
-  const login = o.event.sender;
+async function checkSender(o: PhaseJobOptions, request: TriggerRequest): Promise<void> {
+  const login = request.actor;
   if (!login) {
     throw new ActionInputError(
       "The event has no sender, so who started the pipeline cannot be checked.",
@@ -150,7 +214,12 @@ async function checkSender(o: PhaseJobOptions): Promise<void> {
   }
   const { permission, role } = await o.github.getPermission(login);
   if (!WRITE_ROLES.has(role) && !WRITE_ROLES.has(permission)) {
-    throw new SenderNotAllowedError(login, o.context.repository, role || permission);
+    throw new SenderNotAllowedError(
+      login,
+      o.context.repository,
+      role || permission,
+      ASKED[request.kind](o.inputs.triggerPhrase),
+    );
   }
 }
 
@@ -163,20 +232,55 @@ async function checkSender(o: PhaseJobOptions): Promise<void> {
  */
 export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutputs> {
   const o: PhaseJobOptions = { ...options, ...redactExits(options, options.redact) };
-  const { inputs, log } = o;
-  const skipped = triggerMismatch(o.event, inputs.triggerLabels);
-  if (skipped) {
-    log.notice(skipped);
+  const { log } = o;
+  const trigger = await resolveTrigger(o);
+  // The thread a comment was made on: the issue, or the pull request it names.
+  const thread = o.event.name === "issue_comment" ? o.event.issueNumber : undefined;
+  if (trigger.action === "skip") {
+    log.notice(trigger.reason);
     o.setOutputs(EMPTY_OUTPUTS);
     return EMPTY_OUTPUTS;
   }
-  const issueNumber = inputs.issueNumber ?? o.event.issueNumber;
-  if (issueNumber === undefined) {
-    throw new ActionInputError(
-      "The event names no issue and the issue-number input is unset; set issue-number.",
-    );
+  if (trigger.action === "refuse") {
+    log.notice(trigger.reason);
+    const outputs: PhaseOutputs = { ...EMPTY_OUTPUTS, status: "refused" };
+    o.setOutputs(outputs);
+    await replyRefusal(o, thread, trigger.reason);
+    // Forks and bots are not the maintainers' doing: a red run for each would be noise.
+    if (trigger.code === "FROM_FORK" || trigger.code === "BOT_NOT_ALLOWED") return outputs;
+    throw new TriggerRefusedError(trigger.code, trigger.reason);
   }
-  await checkSender(o);
+  const { request, issueNumber } = trigger;
+  try {
+    await checkSender(o, request);
+  } catch (error) {
+    await replyRefusal(o, thread, messageOf(error));
+    throw error;
+  }
+  if (request.commentId !== undefined) await o.github.addReaction(request.commentId, "eyes");
+  const answer = async (said: string) => {
+    if (thread === undefined) return;
+    const runUrl = `${o.context.serverUrl}/${o.context.repository}/actions/runs/${o.context.runId}`;
+    await o.github.createComment(thread, `@${request.actor} ${said}\n\n[The run](${runUrl})`);
+  };
+  let outcome: PhaseOutputs;
+  try {
+    outcome = await runRequested(o, request, issueNumber);
+  } catch (error) {
+    await answer(`Miyabi's run failed: ${messageOf(error)}`);
+    throw error;
+  }
+  const next = outcome["next-phase"] ? `; next: ${outcome["next-phase"]}` : "";
+  await answer(`Miyabi's run ended: ${outcome.status}${next}.`);
+  return outcome;
+}
+
+async function runRequested(
+  o: PhaseJobOptions,
+  request: TriggerRequest,
+  issueNumber: number,
+): Promise<PhaseOutputs> {
+  const { inputs, log } = o;
   const credential = credentialOf(inputs);
   const removed = await removeCheckoutCredentials(o.workspace);
   if (removed.keys.length > 0) {
@@ -188,16 +292,19 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
   const auth = gitAuthEnv(server, inputs.githubToken, o.env);
   // Read from the default branch as checked out, before the work branch replaces it.
   const pipeline = await o.runner.loadPipeline(inputs.pipelineConfig);
-  const requested = inputs.phase === undefined ? undefined : requireStep(pipeline, inputs.phase);
+  const asked = request.step ?? inputs.phase;
+  const requested = asked === undefined ? undefined : requireStep(pipeline, asked);
   const pullRequestStep =
     inputs.pullRequestPhase === undefined
       ? pipeline.steps.at(-1)
       : requireStep(pipeline, inputs.pullRequestPhase);
   const { labels, ...fetched } = await o.github.getIssue(issueNumber);
   // The event's text, as it was when the label was added; the store keeps the first capture.
-  const eventIssue: IssueData = o.event.issue
-    ? { number: issueNumber, ...o.event.issue, url: o.event.issue.url ?? fetched.url }
-    : fetched;
+  // Other events carry the issue's current text (or, on a pull request, the pull request's).
+  const eventIssue: IssueData =
+    request.kind === "label" && o.event.issue
+      ? { number: issueNumber, ...o.event.issue, url: o.event.issue.url ?? fetched.url }
+      : fetched;
   const status = new IssueStatus(
     { ...o, issueNumber, repository: o.context.repository, signingKey: credential.value },
     labels,
@@ -211,8 +318,11 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
     scratch: path.join(root, "scratch"),
   };
   try {
+    // A comment, review or dispatch continues from the issue's newest store, as a first phase
+    // does; a chained job of the labelled run must name the exact entry its predecessor saved.
     const laterPhase =
-      inputs.cacheKey !== undefined || (requested !== undefined && requested !== pipeline.steps[0]);
+      inputs.cacheKey !== undefined ||
+      (request.kind === "label" && requested !== undefined && requested !== pipeline.steps[0]);
     const restored = await log.group("Restoring sessions", () =>
       restoreStore({ ...o, places, issueNumber, laterPhase }),
     );
@@ -259,6 +369,7 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
           executable,
           credential,
           trustedDir,
+          feedback: request.feedback,
           // The agent sees neither RUNNER_TEMP (the store, the runner's files) nor the job's
           // command files, wherever the runner keeps them.
           hiddenPaths: hiddenPaths(o, root),
@@ -385,6 +496,7 @@ async function runStep(
     executable: string;
     credential: Credential;
     trustedDir: string;
+    feedback: string | undefined;
     hiddenPaths: string[];
   },
 ): Promise<Ran> {
@@ -423,6 +535,7 @@ async function runStep(
         step: step.id,
         repoDir: o.workspace,
         trustedDir: args.trustedDir,
+        feedback: args.feedback,
         // Each agent's changes become a commit on the work branch, which is what travels.
         commit: true,
         claude,

@@ -1,4 +1,5 @@
 import type { IssueData, issueStanding, loadPipeline, runPhase } from "@miyabi/runner";
+import type { IterateApi } from "./iterate-api.js";
 import type { Compression } from "./safe-extract.js";
 
 /*
@@ -57,7 +58,7 @@ export interface PullRequestContent {
 }
 
 /** The GitHub REST calls the action makes, all on the workflow's repository. */
-export interface GitHubApi {
+export interface GitHubApi extends IterateApi {
   getPermission(login: string): Promise<RepoPermission>;
   getIssue(issueNumber: number): Promise<IssueData & { labels: string[] }>;
   listComments(issueNumber: number): Promise<IssueComment[]>;

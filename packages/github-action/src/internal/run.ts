@@ -14,6 +14,7 @@ import { actionsCache } from "./actions-cache.js";
 import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
+import { type IterateApi, octokitIterateApi } from "./iterate-api.js";
 import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
 import type { GitHubApi, Logger } from "./ports.js";
 
@@ -49,6 +50,7 @@ function eventOf(context: typeof github.context): ActionEvent {
     issueNumber: pick(payload, ["issue", "number"], "number"),
     issue: issueOf(payload),
     defaultBranch: pick(payload, ["repository", "default_branch"], "string"),
+    payload,
   };
 }
 
@@ -68,7 +70,11 @@ function httpStatus(error: unknown): number | undefined {
 }
 
 /** The GitHubApi seam over Octokit (exported for its tests against the GitHub stub). */
-export function gitHubApi(octokit: Octokit, owner: string, repo: string): GitHubApi {
+export function gitHubApi(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+): Omit<GitHubApi, keyof IterateApi> {
   const where = { owner, repo };
   return {
     async getPermission(username) {
@@ -163,6 +169,7 @@ export async function run(): Promise<void> {
     );
     const { context } = github;
     const { owner, repo } = context.repo;
+    const octokit = github.getOctokit(inputs.githubToken);
     const tempDir = process.env.RUNNER_TEMP || os.tmpdir();
     const log: Logger = {
       info: (message) => core.info(message),
@@ -184,7 +191,7 @@ export async function run(): Promise<void> {
       env: process.env,
       redact,
       cache: actionsCache,
-      github: gitHubApi(github.getOctokit(inputs.githubToken), owner, repo),
+      github: { ...gitHubApi(octokit, owner, repo), ...octokitIterateApi(octokit, owner, repo) },
       log,
       summary: {
         write: async (markdown) => {
