@@ -178,7 +178,10 @@ describe("action bundle: iterating on the issue's branch and pull request", () =
     const reply = r.github.state.comments.at(-1);
     expect(reply?.issue_number).toBe(ISSUE);
     expect(reply?.body).toMatch(/^@alice Miyabi's run ended: success; next: review\./);
-    const fed = turnBodies(r.server.requests.slice(requestsBefore)).join("\n");
+    const [fed = ""] = turnBodies(r.server.requests.slice(requestsBefore));
+    // CodeGen's own conversation resumed: its earlier answer travels with the feedback.
+    expect(fed).toContain("Wrote greet.");
+    expect(fed).toContain('"role":"assistant"');
     expect(fed).toMatch(/<feedback-[0-9a-f]{16}>\\nrename greet to hello\\n<\/feedback-/);
     // The same branch, one commit more, and still the one pull request.
     expect(sh(r.origin, "rev-list", "--count", `${before}..${BRANCH}`)).toBe("1");

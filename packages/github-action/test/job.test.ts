@@ -176,7 +176,9 @@ describe("iterating: comments, reviews, dispatch", () => {
     j.options.event = comment("/miyabi codegen rename greet to hello");
     const outputs = await run(j);
     expect(outputs.status).toBe("success");
-    expect(calls.map((c) => [c.step, c.feedback])).toEqual([["codegen", "rename greet to hello"]]);
+    expect(calls.map((c) => [c.step, c.feedback, c.continueFrom])).toEqual([
+      ["codegen", "rename greet to hello", "step"],
+    ]);
     expect(w.github.calls).toContain("react 55 eyes");
     expect(w.github.calls.indexOf("permission alice")).toBeLessThan(
       w.github.calls.indexOf("react 55 eyes"),
@@ -194,6 +196,7 @@ describe("iterating: comments, reviews, dispatch", () => {
     expect((await run(j)).status).toBe("success");
     expect(calls.map((c) => c.step)).toEqual(["codegen", "review"]);
     expect(calls[1]?.feedback).toBeUndefined();
+    expect(calls[1]?.continueFrom).toBe("previous");
   });
 
   it("refuses a commenter without write access before anything is restored, on the thread", async () => {
@@ -265,6 +268,7 @@ describe("iterating: comments, reviews, dispatch", () => {
     };
     expect((await run(j)).status).toBe("success");
     expect(calls[0]?.step).toBe("codegen");
+    expect(calls[0]?.continueFrom).toBe("step");
     expect(calls[0]?.feedback).toBe("Rename, please.\n\n- src/greet.ts:3: call it hello");
     expect(w.github.calls).toContain("review comments 100 9");
   });

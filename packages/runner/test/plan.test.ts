@@ -57,6 +57,29 @@ describe("planPhase and the continuation it chooses", () => {
     expect(again.outcomes[0]?.sessions[0]?.result?.claudeSessionId).toBe(codegenConversation);
   });
 
+  it("continueFrom step: asked again with feedback, CodeGen resumes its own conversation and is sent only the feedback", async () => {
+    const r = await rig(agentsModel());
+    const first = await runPipeline(options(r));
+    const [codegen, , , deploy] = first.outcomes.map((o) => o.sessions[0]);
+    const before = turns(r.server).length;
+    const again = await runPhase({
+      ...options(r),
+      step: "codegen",
+      continueFrom: "step",
+      feedback: "rename greet to hello",
+    });
+    const [session] = again.sessions;
+    // A new session in the lineage after the head, continuing CodeGen's conversation.
+    expect(session?.parentSession).toBe(deploy?.id);
+    expect(session?.result?.claudeSessionId).toBe(codegen?.result?.claudeSessionId);
+    const [turn] = turns(r.server).slice(before);
+    const sent = JSON.stringify(turn?.body);
+    // The earlier messages travel with the resume; the new one is the feedback block alone.
+    expect(sent).toContain("CodeGenAgent says hi");
+    expect(lastUserText(turn?.body)).toMatch(/<feedback-[0-9a-f]{16}>\\nrename greet to hello/);
+    expect(lastUserText(turn?.body)).not.toContain("You are CodeGenAgent");
+  });
+
   it("after a failure retries only that step; another step asked for starts anew and leaves it Failed", async () => {
     const state = { failReview: true };
     const r = await rig(agentsModel(state));

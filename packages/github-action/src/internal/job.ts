@@ -370,6 +370,9 @@ async function runRequested(
           credential,
           trustedDir,
           feedback: request.feedback,
+          // Asked by name (a comment naming it, a review for CodeGen): that step changes its
+          // own work, so it continues its own conversation.
+          continueFrom: request.step === undefined ? "previous" : "step",
           // The agent sees neither RUNNER_TEMP (the store, the runner's files) nor the job's
           // command files, wherever the runner keeps them.
           hiddenPaths: hiddenPaths(o, root),
@@ -497,6 +500,7 @@ async function runStep(
     credential: Credential;
     trustedDir: string;
     feedback: string | undefined;
+    continueFrom: "previous" | "step";
     hiddenPaths: string[];
   },
 ): Promise<Ran> {
@@ -536,6 +540,7 @@ async function runStep(
         repoDir: o.workspace,
         trustedDir: args.trustedDir,
         feedback: args.feedback,
+        continueFrom: args.continueFrom,
         // Each agent's changes become a commit on the work branch, which is what travels.
         commit: true,
         claude,

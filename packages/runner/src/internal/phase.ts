@@ -7,7 +7,7 @@ import {
   planPhase,
   type RunPhaseOptions,
 } from "./plan.js";
-import { findPromptTemplate, renderPrompt } from "./prompts.js";
+import { feedbackPrompt, findPromptTemplate, renderPrompt } from "./prompts.js";
 import { runSession } from "./session-run.js";
 import { type CommitResult, sessionCommitter } from "./worktree.js";
 
@@ -128,7 +128,11 @@ async function runAgent(
     store,
     sessionId,
     executable: plan.executable,
-    prompt: prompt(),
+    // A resumed conversation of this same step already holds the task: the feedback is enough.
+    prompt:
+      options.continueFrom === "step" && options.feedback !== undefined
+        ? feedbackPrompt(options.feedback)
+        : prompt(),
     freshPrompt: prompt,
     settings: plan.settings,
     cwd: plan.cwd,

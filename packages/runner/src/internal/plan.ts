@@ -39,6 +39,13 @@ export interface RunPhaseOptions {
   commit?: boolean;
   /** Maintainer or reviewer feedback: added to each agent's prompt as a data block. */
   feedback?: string;
+  /**
+   * Whose conversation the agents continue: `previous` (default) the step before this one's,
+   * as the step's handoff mode says; `step` this step's own newest finished session's, resumed
+   * (forked per agent when the step has several), whatever the mode — for asking a step that
+   * ran to change its work. Without such a session the agents start fresh.
+   */
+  continueFrom?: "previous" | "step";
   /** Inputs and flags: they win over the pipeline's defaults, which win over the step's. */
   claude: ClaudeSettings;
   onProgress?: (event: ProgressEvent) => void;
@@ -78,7 +85,7 @@ export interface PhasePlan {
   start: PhaseStart;
   /**
    * The session whose Claude conversation `resume` and `fork` continue: the newest finished
-   * session of the step before this one. Null when no agent continues one, or there is none.
+   * session of the step before this one (of this step, with `continueFrom: "step"`). Null when no agent continues one, or there is none.
    */
   source: Session | null;
   agents: PlannedAgent[];
@@ -245,15 +252,15 @@ export async function planPhase(
     agents = step.agents.map((agent) => ({ agent, retryOf: null }));
   }
 
-  const wanted: HandoffMode = settings.mode ?? step.mode;
+  const ownConversation = options.continueFrom === "step";
+  const wanted: HandoffMode = ownConversation ? "resume" : (settings.mode ?? step.mode);
   // Two `--resume`s of one Claude session would interleave writes to one transcript.
   const mode: HandoffMode = wanted === "resume" && step.agents.length > 1 ? "fork" : wanted;
   const index = pipeline.steps.indexOf(step);
   const before = index > 0 ? pipeline.steps[index - 1] : undefined;
+  const from = ownConversation ? step : before;
   const source =
-    mode === "fresh" || !before
-      ? null
-      : await conversationOf(store, pipeline, issue.number, before);
+    mode === "fresh" || !from ? null : await conversationOf(store, pipeline, issue.number, from);
 
   return {
     done: false,
