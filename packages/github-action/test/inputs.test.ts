@@ -35,6 +35,8 @@ describe("parseInputs", () => {
       maxTurns: undefined,
       timeoutMinutes: undefined,
       handoffMode: undefined,
+      maxBudgetUsd: undefined,
+      budgetUsd: undefined,
       pipelineConfig: undefined,
       storePath: ".ai/sessions",
       cacheKey: undefined,

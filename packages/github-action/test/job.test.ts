@@ -284,6 +284,46 @@ describe("iterating: comments, reviews, dispatch", () => {
   });
 });
 
+describe("budgets", () => {
+  it("does not start a phase once the issue's recorded cost reaches budget-usd", async () => {
+    const { runner, calls } = fakeRunner();
+    const first = await run(await job(w, { "budget-usd": "0.02" }, { runner }));
+    expect(first.status).toBe("success");
+    const j = await job(
+      w,
+      { phase: "review", "cache-key": first["cache-key"], "budget-usd": "0.01" },
+      { runner },
+    );
+    const outputs = await run(j);
+    expect(outputs.status).toBe("over-budget");
+    expect(outputs["cache-key"]).toBe(first["cache-key"]);
+    expect(calls).toHaveLength(1);
+    const message = "Spent $0.0125 of the $0.0100 budget for issue #7";
+    expect(j.log.lines).toContainEqual(expect.stringContaining(message));
+    expect(w.github.comments.at(-1)?.body).toContain("raise budget-usd to continue");
+    expect(w.github.issues.get(7)?.labels).toContain("miyabi:over-budget");
+    expect(w.summaries.at(-1)).toContain(message);
+  });
+
+  it("passes the phase budget, capped by what is left of the issue's", async () => {
+    const { runner, calls } = fakeRunner();
+    const first = await run(await job(w, { "max-budget-usd": "5" }, { runner }));
+    await run(
+      await job(
+        w,
+        {
+          phase: "review",
+          "cache-key": first["cache-key"],
+          "max-budget-usd": "5",
+          "budget-usd": "1",
+        },
+        { runner },
+      ),
+    );
+    expect(calls.map((c) => c.claude.maxBudgetUsd)).toEqual([5, 0.9875]);
+  });
+});
+
 describe("restoring", () => {
   it("a later phase without a cache key fails clearly, without running", async () => {
     const { runner, calls } = fakeRunner();

@@ -1,4 +1,4 @@
-import type { HandoffMode } from "@miyabi/runner";
+import { BudgetUsdSchema, type HandoffMode } from "@miyabi/runner";
 import { z } from "zod";
 import { splitArgs } from "./args.js";
 import { ActionInputError, messageOf } from "./errors.js";
@@ -74,6 +74,8 @@ export const ActionInputsSchema = z
     "max-turns": input(wholeNumber.optional()),
     "timeout-minutes": input(minutes.optional()),
     "handoff-mode": input(HandoffModeSchema.optional()),
+    "max-budget-usd": input(BudgetUsdSchema.optional()),
+    "budget-usd": input(BudgetUsdSchema.optional()),
     "pipeline-config": input(z.string().optional()),
     "store-path": input(
       z
@@ -139,6 +141,8 @@ export const ActionInputsSchema = z
     maxTurns: raw["max-turns"],
     timeoutMinutes: raw["timeout-minutes"],
     handoffMode: raw["handoff-mode"],
+    maxBudgetUsd: raw["max-budget-usd"],
+    budgetUsd: raw["budget-usd"],
     pipelineConfig: raw["pipeline-config"],
     storePath: raw["store-path"],
     cacheKey: raw["cache-key"],

@@ -2,6 +2,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { type Session, SessionStore } from "@miyabi/core";
 import {
+  type BudgetStatus,
+  budgetStatus,
   type ClaudeSettings,
   findOnPath,
   findStep,
@@ -11,7 +13,9 @@ import {
   type PipelineDefinition,
   type PipelineStep,
   type ProgressEvent,
+  phaseBudgetUsd,
   type Redactor,
+  recordedCostUsd,
   widenings,
 } from "@miyabi/runner";
 import type { Credential, Env } from "./claude.js";
@@ -32,6 +36,7 @@ import {
   DONE_LABEL,
   FAILED_LABEL,
   IssueStatus,
+  OVER_BUDGET_LABEL,
   PARTIAL_LABEL,
   stateLabel,
 } from "./issue-status.js";
@@ -331,6 +336,7 @@ async function runRequested(
     const trustedDir = await snapshotTrusted(o.workspace, path.join(root, "trusted"));
     const store = await SessionStore.open({ dir: places.storeDir });
     let ran: Ran | undefined;
+    let spent: BudgetStatus | undefined;
     let issue = eventIssue;
     let published: Published = {};
     let closeError: unknown;
@@ -343,7 +349,14 @@ async function runRequested(
       }
       const step =
         requested ?? (await o.runner.issueStanding({ store, pipeline, issueNumber })).next;
-      if (step) {
+      // Summed before each phase: a phase's cost is only known once it ran.
+      const budget = budgetStatus({
+        spentUsd: recordedCostUsd(await store.issueSessions(issueNumber)),
+        budgetUsd: inputs.budgetUsd,
+      });
+      if (step && budget.state === "spent") {
+        spent = budget;
+      } else if (step) {
         const captured = await store.captureIssue(eventIssue);
         issue = { ...captured, url: captured.url ?? eventIssue.url };
         const executable = await findClaude(o);
@@ -369,6 +382,11 @@ async function runRequested(
           executable,
           credential,
           trustedDir,
+          // The phase's own budget (input < pipeline defaults < step), capped by what is left.
+          maxBudgetUsd: phaseBudgetUsd(
+            inputs.maxBudgetUsd ?? pipeline.defaults.maxBudgetUsd ?? step.maxBudgetUsd,
+            budget,
+          ),
           feedback: request.feedback,
           // Asked by name (a comment naming it, a review for CodeGen): that step changes its
           // own work, so it continues its own conversation.
@@ -401,6 +419,8 @@ async function runRequested(
     }
     if (!ran) {
       if (closeError !== undefined) throw closeError;
+      if (spent)
+        return await reportOverBudget(o, { issueNumber, pipeline, status, spent, restored });
       const outputs = { ...EMPTY_OUTPUTS, "cache-key": restored.key ?? "" };
       o.setOutputs(outputs);
       return outputs;
@@ -430,6 +450,35 @@ async function runRequested(
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
+}
+
+/** No phase started: the issue's budget is spent. Told everywhere, without failing the job. */
+async function reportOverBudget(
+  o: PhaseJobOptions,
+  f: {
+    issueNumber: number;
+    pipeline: PipelineDefinition;
+    status: IssueStatus;
+    spent: BudgetStatus;
+    restored: { key: string | undefined };
+  },
+): Promise<PhaseOutputs> {
+  const message = `Spent ${formatCost(f.spent.spentUsd)} of the ${formatCost(f.spent.budgetUsd ?? 0)} budget for issue #${f.issueNumber}, so no phase was started; raise budget-usd to continue.`;
+  o.log.notice(message);
+  const outputs: PhaseOutputs = {
+    ...EMPTY_OUTPUTS,
+    status: "over-budget",
+    "cache-key": f.restored.key ?? "",
+  };
+  o.setOutputs(outputs);
+  try {
+    await o.summary.write(`### Miyabi: over budget\n\n${message}\n`);
+  } catch (error) {
+    o.log.warning(`Could not write the job summary: ${messageOf(error)}.`);
+  }
+  await f.status.comment(`**Miyabi** stopped: ${message}`);
+  await f.status.setLabel(f.pipeline, OVER_BUDGET_LABEL);
+  return outputs;
 }
 
 const COMMAND_FILES = [
@@ -499,6 +548,7 @@ async function runStep(
     executable: string;
     credential: Credential;
     trustedDir: string;
+    maxBudgetUsd: number | undefined;
     feedback: string | undefined;
     continueFrom: "previous" | "step";
     hiddenPaths: string[];
@@ -520,6 +570,7 @@ async function runStep(
     maxTurns: inputs.maxTurns,
     timeoutMs: inputs.timeoutMinutes === undefined ? undefined : inputs.timeoutMinutes * 60_000,
     mode: inputs.handoffMode,
+    maxBudgetUsd: args.maxBudgetUsd,
   };
   const notes = widenings(claude, step);
   const onProgress = (event: ProgressEvent) => {

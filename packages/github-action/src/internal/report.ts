@@ -5,7 +5,8 @@ import type { Session } from "@miyabi/core";
  * tool calls were denied); `failed` (the phase, or sending its work on, failed);
  * `nothing to propose` (the pipeline ended without a change to open a pull request for);
  * `skipped` (the event or the pipeline's state asked for no phase); `refused` (the event
- * asked for a phase it may not start: a fork, a bot not allowed).
+ * asked for a phase it may not start: a fork, a bot not allowed); `over-budget` (the issue's
+ * recorded cost reached budget-usd, so no phase started).
  */
 export type JobStatus =
   | "success"
@@ -13,7 +14,8 @@ export type JobStatus =
   | "failed"
   | "nothing to propose"
   | "skipped"
-  | "refused";
+  | "refused"
+  | "over-budget";
 
 /** What one job did, for the job summary and the issue's progress comment. */
 export interface PhaseReport {
@@ -123,6 +125,7 @@ function headline(report: PhaseReport): string {
     "nothing to propose": "finished with nothing to propose (no phase changed a file)",
     skipped: "was skipped",
     refused: "was refused",
+    "over-budget": "did not start: the issue's budget is spent",
   }[report.status];
   const next =
     report.status === "failed"
