@@ -320,7 +320,10 @@ describe("budgets", () => {
         { runner },
       ),
     );
-    expect(calls.map((c) => c.claude.maxBudgetUsd)).toEqual([5, 0.9875]);
+    expect(calls.map((c) => [c.claude.maxBudgetUsd, c.issueBudget?.remainingUsd])).toEqual([
+      [5, null],
+      [5, 0.9875],
+    ]);
   });
 });
 

@@ -13,7 +13,6 @@ import {
   type PipelineDefinition,
   type PipelineStep,
   type ProgressEvent,
-  phaseBudgetUsd,
   type Redactor,
   recordedCostUsd,
   widenings,
@@ -382,11 +381,7 @@ async function runRequested(
           executable,
           credential,
           trustedDir,
-          // The phase's own budget (input < pipeline defaults < step), capped by what is left.
-          maxBudgetUsd: phaseBudgetUsd(
-            inputs.maxBudgetUsd ?? pipeline.defaults.maxBudgetUsd ?? step.maxBudgetUsd,
-            budget,
-          ),
+          issueBudget: budget,
           feedback: request.feedback,
           // Asked by name (a comment naming it, a review for CodeGen): that step changes its
           // own work, so it continues its own conversation.
@@ -548,7 +543,7 @@ async function runStep(
     executable: string;
     credential: Credential;
     trustedDir: string;
-    maxBudgetUsd: number | undefined;
+    issueBudget: BudgetStatus;
     feedback: string | undefined;
     continueFrom: "previous" | "step";
     hiddenPaths: string[];
@@ -570,7 +565,7 @@ async function runStep(
     maxTurns: inputs.maxTurns,
     timeoutMs: inputs.timeoutMinutes === undefined ? undefined : inputs.timeoutMinutes * 60_000,
     mode: inputs.handoffMode,
-    maxBudgetUsd: args.maxBudgetUsd,
+    maxBudgetUsd: inputs.maxBudgetUsd,
   };
   const notes = widenings(claude, step);
   const onProgress = (event: ProgressEvent) => {
@@ -592,6 +587,8 @@ async function runStep(
         trustedDir: args.trustedDir,
         feedback: args.feedback,
         continueFrom: args.continueFrom,
+        // The phase's own budget (step < pipeline defaults < input) is capped by what is left.
+        issueBudget: args.issueBudget,
         // Each agent's changes become a commit on the work branch, which is what travels.
         commit: true,
         claude,

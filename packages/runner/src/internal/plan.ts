@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { type AgentResult, MiyabiError, type Session, type SessionStore } from "@miyabi/core";
 import { checkSandbox } from "./agent.js";
+import { type BudgetStatus, phaseBudgetUsd } from "./budget.js";
 import { WorktreeError } from "./errors.js";
 import { resolveClaude } from "./executable.js";
 import { findStep, type PipelineDefinition, type PipelineStep, stepOf } from "./pipeline.js";
@@ -37,6 +38,8 @@ export interface RunPhaseOptions {
    * the agent finished, a work-in-progress commit when it failed, timed out or was stopped.
    */
   commit?: boolean;
+  /** Where the issue's budget stands: the phase's own budget is capped by what is left. */
+  issueBudget?: BudgetStatus;
   /** Maintainer or reviewer feedback: added to each agent's prompt as a data block. */
   feedback?: string;
   /**
@@ -224,7 +227,10 @@ export async function planPhase(
   const { head, group } = standing;
   const step = options.step === undefined ? standing.next : requireStep(pipeline, options.step);
   if (!step) return { done: true, head: head as Session };
-  const settings = mergeSettings({ step, defaults: pipeline.defaults, settings: options.claude });
+  const merged = mergeSettings({ step, defaults: pipeline.defaults, settings: options.claude });
+  const settings = options.issueBudget
+    ? { ...merged, maxBudgetUsd: phaseBudgetUsd(merged.maxBudgetUsd, options.issueBudget) }
+    : merged;
   // Before any session changes: a missing CLI or directory must cost nothing.
   const executable = await resolveClaude(
     settings.executable,
