@@ -204,4 +204,27 @@ describe("action bundle: iterating on the issue's branch and pull request", () =
     expect(dispatched.outputs["parent-session-id"]).toBe(comment.outputs["session-id"]);
     expect(dispatched.outputs["next-phase"]).toBe("test");
   });
+
+  it("a budget below the issue's recorded cost: the next phase does not start", async (t) => {
+    const r = await rig(t);
+    const codegen = await r.job([say("Nothing to write.")], labelled, { phase: "codegen" });
+    expectOk(codegen, "codegen");
+    const cost = Number(codegen.outputs["cost-usd"]);
+    expect(cost).toBeGreaterThan(0);
+    const requests = r.server.requests.length;
+    const review = await r.job([say("Reviewed.")], labelled, {
+      phase: "review",
+      "cache-key": codegen.outputs["cache-key"] ?? "",
+      "budget-usd": String(cost / 2),
+    });
+    expectOk(review, "review");
+    expect(review.outputs.status).toBe("over-budget");
+    expect(review.outputs["cache-key"]).toBe(codegen.outputs["cache-key"]);
+    expect(r.server.requests.length).toBe(requests);
+    expect(r.github.state.labels.get(ISSUE)).toContain("miyabi:over-budget");
+    expect(r.github.state.comments.at(-1)?.body).toMatch(
+      /Spent \$[\d.]+ of the \$[\d.]+ budget for issue #7, so no phase was started; raise budget-usd/,
+    );
+    expect(review.summary).toContain("over budget");
+  });
 });
