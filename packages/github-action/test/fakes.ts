@@ -160,7 +160,7 @@ export class FakeGitHub implements GitHubApi {
     return this.pulls.filter((p) => p.head === branch).map(({ number, url }) => ({ number, url }));
   }
 
-  async createPull(pull: PullRequestContent & { head: string; base: string }) {
+  async createPull(pull: PullRequestContent & { head: string; base: string; draft?: boolean }) {
     this.calls.push(`create pull ${pull.head} -> ${pull.base}`);
     const number = 100 + this.pulls.length;
     const created = { ...pull, number, url: `https://github.com/octo/widgets/pull/${number}` };

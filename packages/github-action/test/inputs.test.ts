@@ -35,6 +35,7 @@ describe("parseInputs", () => {
       maxTurns: undefined,
       timeoutMinutes: undefined,
       handoffMode: undefined,
+      draft: false,
       maxBudgetUsd: undefined,
       budgetUsd: undefined,
       pipelineConfig: undefined,

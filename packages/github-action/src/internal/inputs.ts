@@ -124,6 +124,12 @@ export const ActionInputsSchema = z
         .default(true),
     ),
     "pull-request-phase": input(z.string().optional()),
+    draft: input(
+      z
+        .enum(["true", "false"], { error: "expected true or false" })
+        .transform((value) => value === "true")
+        .default(false),
+    ),
     sandbox: input(
       z
         .enum(["required", "auto", "off"], { error: "expected required, auto or off" })
@@ -156,6 +162,7 @@ export const ActionInputsSchema = z
     claudePath: raw["claude-path"],
     push: raw.push,
     pullRequestPhase: raw["pull-request-phase"],
+    draft: raw.draft,
     sandbox: raw.sandbox,
     allowProtectedPaths: raw["allow-protected-paths"],
   }));

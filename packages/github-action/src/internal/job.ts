@@ -400,6 +400,8 @@ async function runRequested(
             openPullRequest: goesOn(phase.status),
             issue,
             defaultBranch: o.event.defaultBranch,
+            draft: inputs.draft,
+            reviewer: request.actor || undefined,
           }),
         );
       } else {

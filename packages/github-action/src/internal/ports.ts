@@ -69,7 +69,9 @@ export interface GitHubApi extends IterateApi {
   removeLabel(issueNumber: number, label: string): Promise<void>;
   /** The open pull requests from `branch` of this repository. */
   listOpenPulls(branch: string): Promise<PullRequest[]>;
-  createPull(pull: PullRequestContent & { head: string; base: string }): Promise<PullRequest>;
+  createPull(
+    pull: PullRequestContent & { head: string; base: string; draft?: boolean },
+  ): Promise<PullRequest>;
   updatePull(pullNumber: number, pull: PullRequestContent): Promise<PullRequest>;
 }
 
