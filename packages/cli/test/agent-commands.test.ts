@@ -118,6 +118,36 @@ describe("miyabi-sessions commands that run Claude", () => {
     await expect(fs.access(path.join(root, "store", "sessions.json"))).rejects.toThrow();
   });
 
+  it("pipeline --budget-usd: once the issue's recorded cost reaches it, no phase starts (exit 3)", async () => {
+    // Build fails, so the issue stands before a phase that could run again.
+    const { root, server, cli } = await setup([
+      { text: "analysed" },
+      { error: { status: 500, message: "boom" } },
+    ]);
+    const config = path.join(root, "pipeline.yml");
+    await fs.writeFile(
+      config,
+      "name: two-step\nsteps:\n  - id: analyse\n    phase: IssueAnalysis\n    agent: AnalystAgent\n  - id: build\n    phase: CodeGeneration\n    agent: CodeGenAgent\n",
+    );
+    await fs.mkdir(path.join(root, "repo"));
+    const common = ["--issue", "5", "--config", config, "--repo", path.join(root, "repo")];
+    const flags = [...common, "--no-worktree", "--claude", claudeBinPath()];
+    const first = await cli("pipeline", ...flags, "--max-budget-usd", "5");
+    expect(first.out).toMatch(/^analyse: AnalystAgent Completed/m);
+    const spent = JSON.parse((await cli("--json", "stats")).out).totalCostUsd as number;
+    expect(spent).toBeGreaterThan(0);
+    const before = turns(server).length;
+    const stopped = await cli("pipeline", ...flags, "--budget-usd", String(spent / 2));
+    expect(stopped.code).toBe(3);
+    expect(stopped.err).toMatch(
+      /Spent \$[\d.]+ of the \$[\d.]+ budget for issue #5, so no phase was started; raise --budget-usd/,
+    );
+    expect(turns(server)).toHaveLength(before);
+    const zero = await cli("pipeline", ...flags, "--budget-usd", "0");
+    expect(zero.code).toBe(2);
+    expect(zero.err).toContain("--budget-usd must be an amount in US dollars above 0");
+  });
+
   it("runs a pipeline from a YAML definition and exits 1 when a phase fails", async () => {
     const { root, cli } = await setup([
       { text: "analysed" },

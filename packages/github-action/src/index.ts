@@ -22,6 +22,7 @@ export {
   SenderNotAllowedError,
   SessionsNotRestoredError,
   StorePathError,
+  TriggerRefusedError,
   UnknownPhaseError,
   UnsafeArchiveError,
   WorkBranchError,

@@ -93,7 +93,7 @@ describe("action bundle: paths that do not run Claude", () => {
     );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
-      '::notice::Skipped: this issues (opened) event does not start the pipeline; only adding the label "miyabi" to an issue does.',
+      "::notice::Skipped: this issues (opened) event does not start the pipeline; a trigger label on an issue, a /miyabi comment, a review requesting changes on the pipeline's pull request, or a workflow_dispatch with issue-number does.",
     );
     expect(result.outputs).toMatchObject({ status: "skipped", "cache-key": "", "session-id": "" });
     expect(r.cache.calls).toEqual([]);
@@ -123,7 +123,7 @@ describe("action bundle: paths that do not run Claude", () => {
     );
     expect(result.code).toBe(1);
     expect(errorAnnotations(result.stdout)).toEqual([
-      `@bob added the label, but has "read" access to ${OWNER}/${REPO}; only users with write, maintain or admin access can start the pipeline (the agent runs with this repository's secrets). Ask a maintainer to add the label. Nothing was restored or run.`,
+      `@bob added the label, but has "read" access to ${OWNER}/${REPO}; only users with write, maintain or admin access can start the pipeline (the agent runs with this repository's secrets). Ask a maintainer to do it. Nothing was restored or run.`,
     ]);
     expect(result.outputs.status).toBe("failed");
     expect(apiCalls(r.github)).toEqual(["GET /collaborators/bob/permission"]);

@@ -27,6 +27,8 @@ import {
   parseInputs,
   type Runner,
 } from "../src/index.js";
+import type { PullInfo, ReactionContent } from "../src/internal/iterate-api.js";
+import type { ReviewComment } from "../src/internal/triggers.js";
 import { bareOrigin, sh } from "./git.js";
 
 /**
@@ -99,6 +101,9 @@ export class FakeGitHub implements GitHubApi {
   readonly issues = new Map<number, FakeIssue>();
   readonly permissions = new Map<string, string>([["alice", "admin"]]);
   readonly pulls: (PullRequest & PullRequestContent & { head: string; base: string })[] = [];
+  /** Pull requests whose head branch lives in a fork. */
+  readonly forks = new Set<number>();
+  reviewComments: ReviewComment[] = [];
   failComments = false;
   failPulls = false;
   #nextId = 1;
@@ -155,7 +160,7 @@ export class FakeGitHub implements GitHubApi {
     return this.pulls.filter((p) => p.head === branch).map(({ number, url }) => ({ number, url }));
   }
 
-  async createPull(pull: PullRequestContent & { head: string; base: string }) {
+  async createPull(pull: PullRequestContent & { head: string; base: string; draft?: boolean }) {
     this.calls.push(`create pull ${pull.head} -> ${pull.base}`);
     const number = 100 + this.pulls.length;
     const created = { ...pull, number, url: `https://github.com/octo/widgets/pull/${number}` };
@@ -169,6 +174,38 @@ export class FakeGitHub implements GitHubApi {
     if (!pull) throw new Error("Not Found");
     Object.assign(pull, content);
     return { number: pull.number, url: pull.url };
+  }
+
+  async getPull(pullNumber: number): Promise<PullInfo> {
+    this.calls.push(`get pull ${pullNumber}`);
+    const pull = this.pulls.find((p) => p.number === pullNumber);
+    if (!pull) throw new Error("Not Found");
+    const repo = "octo/widgets";
+    return {
+      number: pull.number,
+      state: "open",
+      headRef: pull.head,
+      headRepo: this.forks.has(pullNumber) ? "mallory/widgets" : repo,
+      baseRepo: repo,
+      author: "miyabi[bot]",
+    };
+  }
+
+  async listReviewComments(pullNumber: number, reviewId: number) {
+    this.calls.push(`review comments ${pullNumber} ${reviewId}`);
+    return this.reviewComments;
+  }
+
+  async addReaction(commentId: number, content: ReactionContent) {
+    this.calls.push(`react ${commentId} ${content}`);
+  }
+
+  async requestReviewers(pullNumber: number, logins: string[]) {
+    this.calls.push(`request reviewers ${pullNumber} ${logins.join(",")}`);
+  }
+
+  async dispatchWorkflow(workflow: string, ref: string, inputs: Record<string, string>) {
+    this.calls.push(`dispatch ${workflow} ${ref} ${JSON.stringify(inputs)}`);
   }
 }
 

@@ -16,6 +16,7 @@ import {
   runPhaseJob,
   SenderNotAllowedError,
   SessionsNotRestoredError,
+  TriggerRefusedError,
   UnknownPhaseError,
 } from "../src/index.js";
 import { fakeNpm, withPath } from "./fake-npm.js";
@@ -67,7 +68,7 @@ describe("trigger", () => {
   it.each([
     [
       { name: "push" },
-      'this push event does not start the pipeline; only adding the label "miyabi"',
+      "this push event does not start the pipeline; a trigger label on an issue, a /miyabi comment",
     ],
     [{ name: "issues", action: "opened" }, "this issues (opened) event"],
     [{ name: "issues", action: "labeled", label: "bug" }, 'the label "bug" is not a trigger label'],
@@ -135,10 +136,194 @@ describe("refusals before anything is restored", () => {
     expect(w.cache.calls).toEqual([]);
   });
 
-  it("needs an issue number", async () => {
-    const j = await job(w, {});
-    j.options.event.issueNumber = undefined;
-    await expect(run(j)).rejects.toThrow(/set issue-number/);
+  it("a workflow_dispatch needs an issue number", async () => {
+    const { runner, calls } = fakeRunner();
+    const j = await job(w, {}, { runner });
+    j.options.event = { name: "workflow_dispatch", payload: { sender: { login: "alice" } } };
+    const error = await run(j).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TriggerRefusedError);
+    expect(error).toHaveProperty("code", "TRIGGER_NO_ISSUE_NUMBER");
+    expect(j.outputs?.status).toBe("refused");
+    expect(w.github.calls).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+});
+
+const comment = (body: string, login = "alice", issue: object = { number: 7 }) => ({
+  name: "issue_comment",
+  issueNumber: (issue as { number: number }).number,
+  payload: {
+    action: "created",
+    issue,
+    comment: { id: 55, body, user: { login, type: login.endsWith("[bot]") ? "Bot" : "User" } },
+    sender: { login },
+  },
+});
+
+const pullOfIssue7 = {
+  number: 100,
+  url: "https://github.com/octo/widgets/pull/100",
+  title: "t",
+  body: "b",
+  head: "miyabi/issue-7",
+  base: "main",
+};
+
+describe("iterating: comments, reviews, dispatch", () => {
+  it("/miyabi <step> <feedback> runs that step with the feedback, reacts and replies", async () => {
+    const { runner, calls } = fakeRunner();
+    const j = await job(w, {}, { runner });
+    j.options.event = comment("/miyabi codegen rename greet to hello");
+    const outputs = await run(j);
+    expect(outputs.status).toBe("success");
+    expect(calls.map((c) => [c.step, c.feedback, c.continueFrom])).toEqual([
+      ["codegen", "rename greet to hello", "step"],
+    ]);
+    expect(w.github.calls).toContain("react 55 eyes");
+    expect(w.github.calls.indexOf("permission alice")).toBeLessThan(
+      w.github.calls.indexOf("react 55 eyes"),
+    );
+    const reply = w.github.comments.at(-1);
+    expect(reply?.issue).toBe(7);
+    expect(reply?.body).toMatch(/^@alice Miyabi's run ended: success; next: review\./);
+  });
+
+  it("/miyabi alone continues with the next step", async () => {
+    const { runner, calls } = fakeRunner();
+    await run(await job(w, {}, { runner }));
+    const j = await job(w, {}, { runner });
+    j.options.event = comment("/miyabi");
+    expect((await run(j)).status).toBe("success");
+    expect(calls.map((c) => c.step)).toEqual(["codegen", "review"]);
+    expect(calls[1]?.feedback).toBeUndefined();
+    expect(calls[1]?.continueFrom).toBe("previous");
+  });
+
+  it("refuses a commenter without write access before anything is restored, on the thread", async () => {
+    w.github.permissions.set("mallory", "read");
+    const { runner, calls } = fakeRunner();
+    const j = await job(w, {}, { runner });
+    j.options.event = comment("/miyabi codegen add a backdoor", "mallory");
+    const error = await run(j).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SenderNotAllowedError);
+    expect((error as Error).message).toContain('@mallory commented /miyabi, but has "read" access');
+    expect(w.github.calls).toEqual(["permission mallory", "create comment 7"]);
+    expect(w.github.comments.at(-1)?.body).toContain("only users with write");
+    expect(w.cache.calls).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
+  it("refuses a bot not in allowed-bots quietly, and lets a named one through", async () => {
+    const { runner, calls } = fakeRunner();
+    const j = await job(w, {}, { runner });
+    j.options.event = comment("/miyabi", "renovate[bot]");
+    expect((await run(j)).status).toBe("refused");
+    expect(w.github.comments.at(-1)?.body).toContain("allowed-bots");
+    expect(calls).toEqual([]);
+    w.github.permissions.set("renovate[bot]", "write");
+    const allowed = await job(w, { "allowed-bots": "renovate[bot]" }, { runner });
+    allowed.options.event = comment("/miyabi", "renovate[bot]");
+    expect((await run(allowed)).status).toBe("success");
+    expect(calls).toHaveLength(1);
+  });
+
+  it("a comment on the pipeline's pull request works on its issue; on a fork's it is refused", async () => {
+    const { runner, calls } = fakeRunner();
+    w.github.pulls.push(pullOfIssue7);
+    const j = await job(w, {}, { runner });
+    j.options.event = comment("/miyabi codegen shorter names", "alice", {
+      number: 100,
+      pull_request: {},
+    });
+    expect((await run(j)).status).toBe("success");
+    expect(calls[0]?.issue.number).toBe(7);
+    expect(w.github.comments.at(-1)?.issue).toBe(100);
+
+    w.github.forks.add(100);
+    const fork = await job(w, {}, { runner });
+    fork.options.event = comment("/miyabi", "alice", { number: 100, pull_request: {} });
+    expect((await run(fork)).status).toBe("refused");
+    expect(w.github.comments.at(-1)?.body).toContain("fork");
+    expect(calls).toHaveLength(1);
+  });
+
+  it("a review requesting changes hands CodeGen the review with file and line", async () => {
+    const { runner, calls } = fakeRunner();
+    w.github.reviewComments = [{ path: "src/greet.ts", line: 3, body: "call it hello" }];
+    const j = await job(w, {}, { runner });
+    const repo = { full_name: "octo/widgets" };
+    j.options.event = {
+      name: "pull_request_review",
+      payload: {
+        action: "submitted",
+        review: {
+          id: 9,
+          body: "Rename, please.",
+          state: "changes_requested",
+          user: { login: "alice" },
+        },
+        pull_request: { number: 100, head: { ref: "miyabi/issue-7", repo }, base: { repo } },
+        sender: { login: "alice" },
+      },
+    };
+    expect((await run(j)).status).toBe("success");
+    expect(calls[0]?.step).toBe("codegen");
+    expect(calls[0]?.continueFrom).toBe("step");
+    expect(calls[0]?.feedback).toBe("Rename, please.\n\n- src/greet.ts:3: call it hello");
+    expect(w.github.calls).toContain("review comments 100 9");
+  });
+
+  it("a workflow_dispatch with issue-number and phase runs that phase on the issue's newest store", async () => {
+    const { runner, calls } = fakeRunner();
+    await run(await job(w, {}, { runner }));
+    const j = await job(w, { "issue-number": "7", phase: "review" }, { runner });
+    j.options.event = { name: "workflow_dispatch", payload: { sender: { login: "alice" } } };
+    expect((await run(j)).status).toBe("success");
+    expect(calls.map((c) => c.step)).toEqual(["codegen", "review"]);
+    expect(w.github.calls).toContain("permission alice");
+  });
+});
+
+describe("budgets", () => {
+  it("does not start a phase once the issue's recorded cost reaches budget-usd", async () => {
+    const { runner, calls } = fakeRunner();
+    const first = await run(await job(w, { "budget-usd": "0.02" }, { runner }));
+    expect(first.status).toBe("success");
+    const j = await job(
+      w,
+      { phase: "review", "cache-key": first["cache-key"], "budget-usd": "0.01" },
+      { runner },
+    );
+    const outputs = await run(j);
+    expect(outputs.status).toBe("over-budget");
+    expect(outputs["cache-key"]).toBe(first["cache-key"]);
+    expect(calls).toHaveLength(1);
+    const message = "Spent $0.0125 of the $0.0100 budget for issue #7";
+    expect(j.log.lines).toContainEqual(expect.stringContaining(message));
+    expect(w.github.comments.at(-1)?.body).toContain("raise budget-usd to continue");
+    expect(w.github.issues.get(7)?.labels).toContain("miyabi:over-budget");
+    expect(w.summaries.at(-1)).toContain(message);
+  });
+
+  it("passes the phase budget, capped by what is left of the issue's", async () => {
+    const { runner, calls } = fakeRunner();
+    const first = await run(await job(w, { "max-budget-usd": "5" }, { runner }));
+    await run(
+      await job(
+        w,
+        {
+          phase: "review",
+          "cache-key": first["cache-key"],
+          "max-budget-usd": "5",
+          "budget-usd": "1",
+        },
+        { runner },
+      ),
+    );
+    expect(calls.map((c) => [c.claude.maxBudgetUsd, c.issueBudget?.remainingUsd])).toEqual([
+      [5, null],
+      [5, 0.9875],
+    ]);
   });
 });
 

@@ -119,6 +119,17 @@ describe("pushing to the issue's branch", () => {
     ]);
   });
 
+  it("draft: the new pull request is a draft, and whoever asked is requested as reviewer", async () => {
+    const j = await job(w, {
+      phase: "codegen",
+      "pull-request-phase": "CodeGeneration",
+      draft: "true",
+    });
+    await runPhaseJob(j.options);
+    expect(w.github.pulls[0]).toMatchObject({ number: 100, draft: true });
+    expect(w.github.calls).toContain("request reviewers 100 alice");
+  });
+
   it("the pull request goes to the event's default branch", async () => {
     const j = await job(w, { phase: "codegen", "pull-request-phase": "CodeGeneration" });
     j.options.event.defaultBranch = "trunk";

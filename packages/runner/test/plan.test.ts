@@ -4,6 +4,7 @@ import type { Session } from "@miyabi/core";
 import type { RecordedRequest } from "@miyabi/testkit";
 import { describe, expect, it } from "vitest";
 import {
+  budgetStatus,
   DEFAULT_PIPELINE,
   handoffAndRun,
   type PipelineDefinition,
@@ -55,6 +56,53 @@ describe("planPhase and the continuation it chooses", () => {
       ["deploy", "completed"],
     ]);
     expect(again.outcomes[0]?.sessions[0]?.result?.claudeSessionId).toBe(codegenConversation);
+  });
+
+  it("continueFrom step: asked again with feedback, CodeGen resumes its own conversation and is sent only the feedback", async () => {
+    const r = await rig(agentsModel());
+    const first = await runPipeline(options(r));
+    const [codegen, , , deploy] = first.outcomes.map((o) => o.sessions[0]);
+    const before = turns(r.server).length;
+    const again = await runPhase({
+      ...options(r),
+      step: "codegen",
+      continueFrom: "step",
+      feedback: "rename greet to hello",
+    });
+    const [session] = again.sessions;
+    // A new session in the lineage after the head, continuing CodeGen's conversation.
+    expect(session?.parentSession).toBe(deploy?.id);
+    expect(session?.result?.claudeSessionId).toBe(codegen?.result?.claudeSessionId);
+    const [turn] = turns(r.server).slice(before);
+    const sent = JSON.stringify(turn?.body);
+    // The earlier messages travel with the resume; the new one is the feedback block alone.
+    expect(sent).toContain("CodeGenAgent says hi");
+    expect(lastUserText(turn?.body)).toMatch(/<feedback-[0-9a-f]{16}>\\nrename greet to hello/);
+    expect(lastUserText(turn?.body)).not.toContain("You are CodeGenAgent");
+  });
+
+  it("budgets: a phase's budget is capped by what is left of the issue's; a spent issue starts no phase", async () => {
+    const r = await rig(agentsModel());
+    const plan = await planPhase({
+      ...options(r),
+      claude: { ...r.claude(), maxBudgetUsd: 5 },
+      issueBudget: budgetStatus({ spentUsd: 1.5, budgetUsd: 2 }),
+    });
+    if (plan.done) throw new Error("expected a plan");
+    expect(plan.settings.maxBudgetUsd).toBe(0.5);
+
+    const codegen = await runPhase({ ...options(r), step: "codegen" });
+    const cost = codegen.sessions[0]?.result?.totalCostUsd ?? 0;
+    expect(cost).toBeGreaterThan(0);
+    const before = turns(r.server).length;
+    const stopped = await runPipeline({ ...options(r), budgetUsd: cost / 2 });
+    expect(stopped).toMatchObject({ outcomes: [], done: false });
+    expect(stopped.overBudget).toMatchObject({
+      state: "spent",
+      spentUsd: cost,
+      budgetUsd: cost / 2,
+    });
+    expect(turns(r.server)).toHaveLength(before);
   });
 
   it("after a failure retries only that step; another step asked for starts anew and leaves it Failed", async () => {

@@ -1,7 +1,7 @@
 import type { Phase } from "@miyabi/core";
 import type { Command } from "commander";
 import { addClaudeOptions, type ClaudeFlags } from "./claude-options.js";
-import { agentArg, type CommandContext, examples, intArg, phaseOption } from "./context.js";
+import { agentArg, type CommandContext, examples, intArg, phaseOption, usdArg } from "./context.js";
 import { UsageError } from "./errors.js";
 
 export interface RunFlags extends ClaudeFlags {
@@ -25,6 +25,8 @@ export interface PipelineFlags extends ClaudeFlags {
   repo?: string;
   worktree: boolean;
   allowDirty?: boolean;
+  maxBudgetUsd?: number;
+  budgetUsd?: number;
 }
 
 /** Commands that start Claude. Their work lives in agent-run.ts, loaded only when they run. */
@@ -93,7 +95,17 @@ export function agentCommands(program: Command, ctx: CommandContext): void {
           "--no-worktree",
           "work in --repo itself instead of the issue's worktree, without commits",
         )
-        .option("--allow-dirty", "reuse an issue worktree that has uncommitted changes"),
+        .option("--allow-dirty", "reuse an issue worktree that has uncommitted changes")
+        .option(
+          "--max-budget-usd <usd>",
+          "US dollars one phase may spend (Claude Code's --max-budget-usd)",
+          usdArg("--max-budget-usd"),
+        )
+        .option(
+          "--budget-usd <usd>",
+          "US dollars the issue may spend: no phase starts once its sessions' recorded cost reaches it (exit 3)",
+          usdArg("--budget-usd"),
+        ),
     ),
     [
       'miyabi-sessions pipeline --issue 42 --title "Add a greet helper" --body-file issue.md',

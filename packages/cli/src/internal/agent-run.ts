@@ -39,6 +39,9 @@ export function claudeSettings(flags: ClaudeFlags): ClaudeSettings {
   };
 }
 
+/** The pipeline stopped before a phase because the issue's budget is spent. */
+const OVER_BUDGET_EXIT = 3;
+
 /** Shell convention for a process ended by a signal: 128 + its number (130 for Ctrl-C). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
@@ -212,7 +215,7 @@ export async function pipelineCommand(ctx: CommandContext, o: PipelineFlags): Pr
   const body = o.bodyFile ? await fs.readFile(o.bodyFile, "utf8") : o.body;
   const progress = printer(ctx);
   const interrupt = interruption(ctx);
-  const { outcomes, done }: PipelineRun = await withStore(
+  const { outcomes, done, overBudget }: PipelineRun = await withStore(
     ctx,
     { create: true, repo: o.repo },
     async (store) => {
@@ -226,7 +229,8 @@ export async function pipelineCommand(ctx: CommandContext, o: PipelineFlags): Pr
           repoDir: wt ? path.resolve(wt.path, path.relative(wt.relativePath, ".")) : repoDir,
           worktree: wt?.relativePath,
           commit: wt !== undefined,
-          claude: claudeSettings(o),
+          claude: { ...claudeSettings(o), maxBudgetUsd: o.maxBudgetUsd },
+          budgetUsd: o.budgetUsd,
           onProgress: progress.onProgress,
           signal: interrupt.signal,
         });
@@ -247,7 +251,12 @@ export async function pipelineCommand(ctx: CommandContext, o: PipelineFlags): Pr
           .join("\n"),
   );
   if (outcomes.some((out) => out.status === "failed")) failed(ctx);
-  else if (wt) ctx.hint(nextSteps(wt.branch, repoDir, o.issue));
+  else if (overBudget) {
+    ctx.hint(
+      `Spent $${overBudget.spentUsd.toFixed(4)} of the $${(overBudget.budgetUsd ?? 0).toFixed(4)} budget for issue #${o.issue}, so no phase was started; raise --budget-usd to continue.`,
+    );
+    ctx.exitCode = OVER_BUDGET_EXIT;
+  } else if (wt) ctx.hint(nextSteps(wt.branch, repoDir, o.issue));
 }
 
 /**

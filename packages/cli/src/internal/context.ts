@@ -63,6 +63,16 @@ export const intArg =
     return Number(value);
   };
 
+/** A commander parser for an amount in US dollars above 0, such as 5 or 0.50. */
+export const usdArg = (name: string) => (value: string) => {
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || Number(value) <= 0) {
+    throw new InvalidArgumentError(
+      `${name} must be an amount in US dollars above 0, such as 5 or 0.50.`,
+    );
+  }
+  return Number(value);
+};
+
 /** An empty agent name is refused while parsing; the store judges the rest (see report()). */
 export const agentArg = (value: string) => {
   if (value.trim() === "") throw new InvalidArgumentError("an agent name cannot be empty.");

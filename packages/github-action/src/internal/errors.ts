@@ -25,13 +25,21 @@ export class SenderNotAllowedError extends MiyabiError {
   readonly login: string;
   readonly permission: string;
 
-  constructor(login: string, repository: string, permission: string) {
+  /** `asked`: what the login did, e.g. "added the label" or "commented /miyabi". */
+  constructor(login: string, repository: string, permission: string, asked = "added the label") {
     super(
       "SENDER_NOT_ALLOWED",
-      `@${login} added the label, but has "${permission}" access to ${repository}; only users with write, maintain or admin access can start the pipeline (the agent runs with this repository's secrets). Ask a maintainer to add the label. Nothing was restored or run.`,
+      `@${login} ${asked}, but has "${permission}" access to ${repository}; only users with write, maintain or admin access can start the pipeline (the agent runs with this repository's secrets). Ask a maintainer to do it. Nothing was restored or run.`,
     );
     this.login = login;
     this.permission = permission;
+  }
+}
+
+/** The event asks for something that cannot be done (no issue number, an unknown step). */
+export class TriggerRefusedError extends MiyabiError {
+  constructor(code: string, reason: string) {
+    super(`TRIGGER_${code}`, reason);
   }
 }
 

@@ -45,6 +45,11 @@ export function redactExits(exits: Exits, redact: Redactor): Exits {
         github.createPull({ ...pull, title: redact(pull.title), body: redact(pull.body) }),
       updatePull: (n, pull) =>
         github.updatePull(n, { ...pull, title: redact(pull.title), body: redact(pull.body) }),
+      getPull: (n) => github.getPull(n),
+      listReviewComments: (n, review) => github.listReviewComments(n, review),
+      addReaction: (comment, content) => github.addReaction(comment, content),
+      requestReviewers: (n, logins) => github.requestReviewers(n, logins),
+      dispatchWorkflow: (workflow, ref, inputs) => github.dispatchWorkflow(workflow, ref, inputs),
     },
   };
 }

@@ -1,7 +1,8 @@
-import type { HandoffMode } from "@miyabi/runner";
+import { BudgetUsdSchema, type HandoffMode } from "@miyabi/runner";
 import { z } from "zod";
 import { splitArgs } from "./args.js";
 import { ActionInputError, messageOf } from "./errors.js";
+import { DEFAULT_TRIGGER_PHRASE } from "./triggers.js";
 
 /** The Claude Code CLI release the action installs when none is given or on PATH. */
 export const PINNED_CLAUDE_VERSION = "2.1.332";
@@ -73,6 +74,8 @@ export const ActionInputsSchema = z
     "max-turns": input(wholeNumber.optional()),
     "timeout-minutes": input(minutes.optional()),
     "handoff-mode": input(HandoffModeSchema.optional()),
+    "max-budget-usd": input(BudgetUsdSchema.optional()),
+    "budget-usd": input(BudgetUsdSchema.optional()),
     "pipeline-config": input(z.string().optional()),
     "store-path": input(
       z
@@ -100,6 +103,13 @@ export const ActionInputsSchema = z
       z.string({ error: "it is empty; leave it unset to use the workflow's github.token" }),
     ),
     "trigger-labels": input(list.pipe(z.array(z.string()).min(1)).default(["miyabi"])),
+    "trigger-phrase": input(
+      z
+        .string()
+        .regex(/^\S+$/, "the trigger phrase is one word, such as /miyabi")
+        .default(DEFAULT_TRIGGER_PHRASE),
+    ),
+    "allowed-bots": input(list.default([])),
     "claude-version": input(
       z
         .string()
@@ -114,6 +124,12 @@ export const ActionInputsSchema = z
         .default(true),
     ),
     "pull-request-phase": input(z.string().optional()),
+    draft: input(
+      z
+        .enum(["true", "false"], { error: "expected true or false" })
+        .transform((value) => value === "true")
+        .default(false),
+    ),
     sandbox: input(
       z
         .enum(["required", "auto", "off"], { error: "expected required, auto or off" })
@@ -131,6 +147,8 @@ export const ActionInputsSchema = z
     maxTurns: raw["max-turns"],
     timeoutMinutes: raw["timeout-minutes"],
     handoffMode: raw["handoff-mode"],
+    maxBudgetUsd: raw["max-budget-usd"],
+    budgetUsd: raw["budget-usd"],
     pipelineConfig: raw["pipeline-config"],
     storePath: raw["store-path"],
     cacheKey: raw["cache-key"],
@@ -138,10 +156,13 @@ export const ActionInputsSchema = z
     mergeCacheKeys: raw["merge-cache-keys"],
     githubToken: raw["github-token"],
     triggerLabels: raw["trigger-labels"],
+    triggerPhrase: raw["trigger-phrase"],
+    allowedBots: raw["allowed-bots"],
     claudeVersion: raw["claude-version"],
     claudePath: raw["claude-path"],
     push: raw.push,
     pullRequestPhase: raw["pull-request-phase"],
+    draft: raw.draft,
     sandbox: raw.sandbox,
     allowProtectedPaths: raw["allow-protected-paths"],
   }));

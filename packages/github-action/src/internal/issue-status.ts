@@ -13,6 +13,7 @@ import { commentMarker } from "./report.js";
 export const DONE_LABEL = "miyabi:done";
 export const FAILED_LABEL = "miyabi:failed";
 export const PARTIAL_LABEL = "miyabi:partial";
+export const OVER_BUDGET_LABEL = "miyabi:over-budget";
 const NEEDS_ISSUES_WRITE = "(the github-token needs issues: write)";
 
 export const stateLabel = (step: PipelineStep) => `miyabi:${step.id}`;
@@ -56,6 +57,7 @@ export class IssueStatus {
       DONE_LABEL,
       FAILED_LABEL,
       PARTIAL_LABEL,
+      OVER_BUDGET_LABEL,
     ]);
     await bestEffort(log, `set the label ${target} ${NEEDS_ISSUES_WRITE}`, async () => {
       for (const label of [...this.#labels]) {

@@ -2,6 +2,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { type Session, SessionStore } from "@miyabi/core";
 import {
+  type BudgetStatus,
+  budgetStatus,
   type ClaudeSettings,
   findOnPath,
   findStep,
@@ -12,6 +14,7 @@ import {
   type PipelineStep,
   type ProgressEvent,
   type Redactor,
+  recordedCostUsd,
   widenings,
 } from "@miyabi/runner";
 import type { Credential, Env } from "./claude.js";
@@ -23,6 +26,7 @@ import {
   PartialPhaseError,
   PhaseFailedError,
   SenderNotAllowedError,
+  TriggerRefusedError,
   UnknownPhaseError,
 } from "./errors.js";
 import { redactExits } from "./exits.js";
@@ -31,6 +35,7 @@ import {
   DONE_LABEL,
   FAILED_LABEL,
   IssueStatus,
+  OVER_BUDGET_LABEL,
   PARTIAL_LABEL,
   stateLabel,
 } from "./issue-status.js";
@@ -39,6 +44,14 @@ import { type Published, prepareWork, publishWork, snapshotTrusted } from "./pha
 import type { Cache, GitHubApi, Logger, Runner, Summary } from "./ports.js";
 import { formatCost, formatDuration, type JobStatus, renderReport } from "./report.js";
 import { type RunIdentity, restoreStore, type StorePlaces, saveStore } from "./store-cache.js";
+import {
+  decideTrigger,
+  pipelinePullIssue,
+  reviewFeedback,
+  type TriggerDecision,
+  type TriggerKind,
+  type TriggerRequest,
+} from "./triggers.js";
 
 /** The parts of the triggering event the action looks at. */
 export interface ActionEvent {
@@ -56,6 +69,11 @@ export interface ActionEvent {
   issue?: { title: string; body: string; url?: string };
   /** `payload.repository.default_branch`: where the pull request goes. */
   defaultBranch?: string;
+  /**
+   * The whole webhook payload, which decideTrigger reads (comments, reviews, dispatch inputs);
+   * when absent, one is made from the fields above (a label event).
+   */
+  payload?: unknown;
 }
 
 export interface RunContext extends RunIdentity {
@@ -96,17 +114,67 @@ export { OUTPUT_NAMES, type PhaseOutputs } from "./outputs.js";
 
 const WRITE_ROLES = new Set(["admin", "maintain", "write"]);
 
-/** Why the event does not start a phase, or undefined when it does. */
-function triggerMismatch(event: ActionEvent, labels: readonly string[]): string | undefined {
-  const wanted = labels.map((l) => `"${l}"`).join(", ");
-  if (event.name !== "issues" || event.action !== "labeled") {
-    const got = event.action ? `${event.name} (${event.action})` : event.name;
-    return `Skipped: this ${got} event does not start the pipeline; only adding the label ${wanted} to an issue does.`;
+/** The payload decideTrigger reads: the event's own, else one made of the fields read. */
+function payloadOf(event: ActionEvent): unknown {
+  if (event.payload !== undefined) return event.payload;
+  return {
+    action: event.action,
+    ...(event.sender ? { sender: { login: event.sender } } : {}),
+    ...(event.label ? { label: { name: event.label } } : {}),
+    ...(event.issueNumber ? { issue: { number: event.issueNumber } } : {}),
+  };
+}
+
+/** What the asker did, for the refusal's message. */
+const ASKED: Record<TriggerKind, (phrase: string) => string> = {
+  label: () => "added the label",
+  comment: (phrase) => `commented ${phrase}`,
+  review: () => "requested changes",
+  dispatch: () => "started the workflow",
+};
+
+type Trigger =
+  | { action: "run"; request: TriggerRequest; issueNumber: number }
+  | Exclude<TriggerDecision, { action: "run" }>;
+
+/**
+ * What the event asks for, with the issue behind a comment on the pipeline's pull request
+ * (the comment's payload does not name the branch) and a review's line comments as feedback.
+ */
+async function resolveTrigger(o: PhaseJobOptions): Promise<Trigger> {
+  const { inputs } = o;
+  const decision = decideTrigger(
+    { name: o.event.name, payload: payloadOf(o.event) },
+    {
+      triggerLabels: inputs.triggerLabels,
+      triggerPhrase: inputs.triggerPhrase,
+      allowedBots: inputs.allowedBots,
+      issueNumber: inputs.issueNumber,
+      phase: inputs.phase,
+    },
+  );
+  if (decision.action !== "run") return decision;
+  const request = { ...decision.request };
+  let issueNumber = request.issueNumber;
+  if (issueNumber === null) {
+    const pull = await o.github.getPull(request.pullNumber ?? 0);
+    const target = pipelinePullIssue(pull);
+    if (target.action !== "run") return target;
+    issueNumber = target.issueNumber;
   }
-  if (!event.label || !labels.includes(event.label)) {
-    return `Skipped: the label "${event.label ?? ""}" is not a trigger label (${wanted}).`;
+  if (request.kind === "review" && request.pullNumber !== undefined && request.reviewId) {
+    const comments = await o.github.listReviewComments(request.pullNumber, request.reviewId);
+    request.feedback = reviewFeedback({ body: request.feedback, comments });
   }
-  return undefined;
+  // A label event names its issue; the issue-number input serves the jobs chained after it.
+  if (request.kind === "label") issueNumber = inputs.issueNumber ?? issueNumber;
+  return { action: "run", request, issueNumber };
+}
+
+/** Say on the comment's thread why nothing ran: the only place the commenter looks. */
+async function replyRefusal(o: PhaseJobOptions, thread: number | undefined, reason: string) {
+  if (thread === undefined) return;
+  await o.github.createComment(thread, reason);
 }
 
 function credentialOf(inputs: ActionInputs): Credential {
@@ -141,8 +209,8 @@ export function progressLine(e: ProgressEvent): string {
   return `[${formatDuration(e.elapsedMs)}] ${e.agent}/${e.phase} ${e.kind} (turn ${e.turns}${cost}): ${short}`;
 }
 
-async function checkSender(o: PhaseJobOptions): Promise<void> {
-  const login = o.event.sender;
+async function checkSender(o: PhaseJobOptions, request: TriggerRequest): Promise<void> {
+  const login = request.actor;
   if (!login) {
     throw new ActionInputError(
       "The event has no sender, so who started the pipeline cannot be checked.",
@@ -150,7 +218,12 @@ async function checkSender(o: PhaseJobOptions): Promise<void> {
   }
   const { permission, role } = await o.github.getPermission(login);
   if (!WRITE_ROLES.has(role) && !WRITE_ROLES.has(permission)) {
-    throw new SenderNotAllowedError(login, o.context.repository, role || permission);
+    throw new SenderNotAllowedError(
+      login,
+      o.context.repository,
+      role || permission,
+      ASKED[request.kind](o.inputs.triggerPhrase),
+    );
   }
 }
 
@@ -163,20 +236,55 @@ async function checkSender(o: PhaseJobOptions): Promise<void> {
  */
 export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutputs> {
   const o: PhaseJobOptions = { ...options, ...redactExits(options, options.redact) };
-  const { inputs, log } = o;
-  const skipped = triggerMismatch(o.event, inputs.triggerLabels);
-  if (skipped) {
-    log.notice(skipped);
+  const { log } = o;
+  const trigger = await resolveTrigger(o);
+  // The thread a comment was made on: the issue, or the pull request it names.
+  const thread = o.event.name === "issue_comment" ? o.event.issueNumber : undefined;
+  if (trigger.action === "skip") {
+    log.notice(trigger.reason);
     o.setOutputs(EMPTY_OUTPUTS);
     return EMPTY_OUTPUTS;
   }
-  const issueNumber = inputs.issueNumber ?? o.event.issueNumber;
-  if (issueNumber === undefined) {
-    throw new ActionInputError(
-      "The event names no issue and the issue-number input is unset; set issue-number.",
-    );
+  if (trigger.action === "refuse") {
+    log.notice(trigger.reason);
+    const outputs: PhaseOutputs = { ...EMPTY_OUTPUTS, status: "refused" };
+    o.setOutputs(outputs);
+    await replyRefusal(o, thread, trigger.reason);
+    // Forks and bots are not the maintainers' doing: a red run for each would be noise.
+    if (trigger.code === "FROM_FORK" || trigger.code === "BOT_NOT_ALLOWED") return outputs;
+    throw new TriggerRefusedError(trigger.code, trigger.reason);
   }
-  await checkSender(o);
+  const { request, issueNumber } = trigger;
+  try {
+    await checkSender(o, request);
+  } catch (error) {
+    await replyRefusal(o, thread, messageOf(error));
+    throw error;
+  }
+  if (request.commentId !== undefined) await o.github.addReaction(request.commentId, "eyes");
+  const answer = async (said: string) => {
+    if (thread === undefined) return;
+    const runUrl = `${o.context.serverUrl}/${o.context.repository}/actions/runs/${o.context.runId}`;
+    await o.github.createComment(thread, `@${request.actor} ${said}\n\n[The run](${runUrl})`);
+  };
+  let outcome: PhaseOutputs;
+  try {
+    outcome = await runRequested(o, request, issueNumber);
+  } catch (error) {
+    await answer(`Miyabi's run failed: ${messageOf(error)}`);
+    throw error;
+  }
+  const next = outcome["next-phase"] ? `; next: ${outcome["next-phase"]}` : "";
+  await answer(`Miyabi's run ended: ${outcome.status}${next}.`);
+  return outcome;
+}
+
+async function runRequested(
+  o: PhaseJobOptions,
+  request: TriggerRequest,
+  issueNumber: number,
+): Promise<PhaseOutputs> {
+  const { inputs, log } = o;
   const credential = credentialOf(inputs);
   const removed = await removeCheckoutCredentials(o.workspace);
   if (removed.keys.length > 0) {
@@ -188,16 +296,19 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
   const auth = gitAuthEnv(server, inputs.githubToken, o.env);
   // Read from the default branch as checked out, before the work branch replaces it.
   const pipeline = await o.runner.loadPipeline(inputs.pipelineConfig);
-  const requested = inputs.phase === undefined ? undefined : requireStep(pipeline, inputs.phase);
+  const asked = request.step ?? inputs.phase;
+  const requested = asked === undefined ? undefined : requireStep(pipeline, asked);
   const pullRequestStep =
     inputs.pullRequestPhase === undefined
       ? pipeline.steps.at(-1)
       : requireStep(pipeline, inputs.pullRequestPhase);
   const { labels, ...fetched } = await o.github.getIssue(issueNumber);
   // The event's text, as it was when the label was added; the store keeps the first capture.
-  const eventIssue: IssueData = o.event.issue
-    ? { number: issueNumber, ...o.event.issue, url: o.event.issue.url ?? fetched.url }
-    : fetched;
+  // Other events carry the issue's current text (or, on a pull request, the pull request's).
+  const eventIssue: IssueData =
+    request.kind === "label" && o.event.issue
+      ? { number: issueNumber, ...o.event.issue, url: o.event.issue.url ?? fetched.url }
+      : fetched;
   const status = new IssueStatus(
     { ...o, issueNumber, repository: o.context.repository, signingKey: credential.value },
     labels,
@@ -211,8 +322,11 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
     scratch: path.join(root, "scratch"),
   };
   try {
+    // A comment, review or dispatch continues from the issue's newest store, as a first phase
+    // does; a chained job of the labelled run must name the exact entry its predecessor saved.
     const laterPhase =
-      inputs.cacheKey !== undefined || (requested !== undefined && requested !== pipeline.steps[0]);
+      inputs.cacheKey !== undefined ||
+      (request.kind === "label" && requested !== undefined && requested !== pipeline.steps[0]);
     const restored = await log.group("Restoring sessions", () =>
       restoreStore({ ...o, places, issueNumber, laterPhase }),
     );
@@ -221,6 +335,7 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
     const trustedDir = await snapshotTrusted(o.workspace, path.join(root, "trusted"));
     const store = await SessionStore.open({ dir: places.storeDir });
     let ran: Ran | undefined;
+    let spent: BudgetStatus | undefined;
     let issue = eventIssue;
     let published: Published = {};
     let closeError: unknown;
@@ -233,7 +348,14 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
       }
       const step =
         requested ?? (await o.runner.issueStanding({ store, pipeline, issueNumber })).next;
-      if (step) {
+      // Summed before each phase: a phase's cost is only known once it ran.
+      const budget = budgetStatus({
+        spentUsd: recordedCostUsd(await store.issueSessions(issueNumber)),
+        budgetUsd: inputs.budgetUsd,
+      });
+      if (step && budget.state === "spent") {
+        spent = budget;
+      } else if (step) {
         const captured = await store.captureIssue(eventIssue);
         issue = { ...captured, url: captured.url ?? eventIssue.url };
         const executable = await findClaude(o);
@@ -259,6 +381,11 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
           executable,
           credential,
           trustedDir,
+          issueBudget: budget,
+          feedback: request.feedback,
+          // Asked by name (a comment naming it, a review for CodeGen): that step changes its
+          // own work, so it continues its own conversation.
+          continueFrom: request.step === undefined ? "previous" : "step",
           // The agent sees neither RUNNER_TEMP (the store, the runner's files) nor the job's
           // command files, wherever the runner keeps them.
           hiddenPaths: hiddenPaths(o, root),
@@ -273,6 +400,8 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
             openPullRequest: goesOn(phase.status),
             issue,
             defaultBranch: o.event.defaultBranch,
+            draft: inputs.draft,
+            reviewer: request.actor || undefined,
           }),
         );
       } else {
@@ -287,6 +416,8 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
     }
     if (!ran) {
       if (closeError !== undefined) throw closeError;
+      if (spent)
+        return await reportOverBudget(o, { issueNumber, pipeline, status, spent, restored });
       const outputs = { ...EMPTY_OUTPUTS, "cache-key": restored.key ?? "" };
       o.setOutputs(outputs);
       return outputs;
@@ -316,6 +447,35 @@ export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutput
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
+}
+
+/** No phase started: the issue's budget is spent. Told everywhere, without failing the job. */
+async function reportOverBudget(
+  o: PhaseJobOptions,
+  f: {
+    issueNumber: number;
+    pipeline: PipelineDefinition;
+    status: IssueStatus;
+    spent: BudgetStatus;
+    restored: { key: string | undefined };
+  },
+): Promise<PhaseOutputs> {
+  const message = `Spent ${formatCost(f.spent.spentUsd)} of the ${formatCost(f.spent.budgetUsd ?? 0)} budget for issue #${f.issueNumber}, so no phase was started; raise budget-usd to continue.`;
+  o.log.notice(message);
+  const outputs: PhaseOutputs = {
+    ...EMPTY_OUTPUTS,
+    status: "over-budget",
+    "cache-key": f.restored.key ?? "",
+  };
+  o.setOutputs(outputs);
+  try {
+    await o.summary.write(`### Miyabi: over budget\n\n${message}\n`);
+  } catch (error) {
+    o.log.warning(`Could not write the job summary: ${messageOf(error)}.`);
+  }
+  await f.status.comment(`**Miyabi** stopped: ${message}`);
+  await f.status.setLabel(f.pipeline, OVER_BUDGET_LABEL);
+  return outputs;
 }
 
 const COMMAND_FILES = [
@@ -385,6 +545,9 @@ async function runStep(
     executable: string;
     credential: Credential;
     trustedDir: string;
+    issueBudget: BudgetStatus;
+    feedback: string | undefined;
+    continueFrom: "previous" | "step";
     hiddenPaths: string[];
   },
 ): Promise<Ran> {
@@ -404,6 +567,7 @@ async function runStep(
     maxTurns: inputs.maxTurns,
     timeoutMs: inputs.timeoutMinutes === undefined ? undefined : inputs.timeoutMinutes * 60_000,
     mode: inputs.handoffMode,
+    maxBudgetUsd: inputs.maxBudgetUsd,
   };
   const notes = widenings(claude, step);
   const onProgress = (event: ProgressEvent) => {
@@ -423,6 +587,10 @@ async function runStep(
         step: step.id,
         repoDir: o.workspace,
         trustedDir: args.trustedDir,
+        feedback: args.feedback,
+        continueFrom: args.continueFrom,
+        // The phase's own budget (step < pipeline defaults < input) is capped by what is left.
+        issueBudget: args.issueBudget,
         // Each agent's changes become a commit on the work branch, which is what travels.
         commit: true,
         claude,

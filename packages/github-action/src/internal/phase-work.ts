@@ -127,6 +127,9 @@ export interface PublishOptions {
   mine: Session[];
   /** Open or update the pull request in its phase (not after a failed phase). */
   openPullRequest: boolean;
+  draft: boolean;
+  /** Who asked for the work, requested as reviewer of a new pull request. */
+  reviewer: string | undefined;
 }
 
 /** Nothing between the base and the branch: GitHub would answer 422 "No commits between". */
@@ -182,6 +185,9 @@ export async function publishWork(o: PublishOptions): Promise<Published> {
         base,
         sessions: o.sessions,
         current: o.mine.map((s) => s.id),
+        draft: o.draft,
+        reviewer: o.reviewer,
+        log,
       });
       log.info(`Pull request #${pullRequest.number}: ${pullRequest.url}`);
       return { pullRequest };

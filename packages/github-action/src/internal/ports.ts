@@ -1,4 +1,5 @@
 import type { IssueData, issueStanding, loadPipeline, runPhase } from "@miyabi/runner";
+import type { IterateApi } from "./iterate-api.js";
 import type { Compression } from "./safe-extract.js";
 
 /*
@@ -57,7 +58,7 @@ export interface PullRequestContent {
 }
 
 /** The GitHub REST calls the action makes, all on the workflow's repository. */
-export interface GitHubApi {
+export interface GitHubApi extends IterateApi {
   getPermission(login: string): Promise<RepoPermission>;
   getIssue(issueNumber: number): Promise<IssueData & { labels: string[] }>;
   listComments(issueNumber: number): Promise<IssueComment[]>;
@@ -68,7 +69,9 @@ export interface GitHubApi {
   removeLabel(issueNumber: number, label: string): Promise<void>;
   /** The open pull requests from `branch` of this repository. */
   listOpenPulls(branch: string): Promise<PullRequest[]>;
-  createPull(pull: PullRequestContent & { head: string; base: string }): Promise<PullRequest>;
+  createPull(
+    pull: PullRequestContent & { head: string; base: string; draft?: boolean },
+  ): Promise<PullRequest>;
   updatePull(pullNumber: number, pull: PullRequestContent): Promise<PullRequest>;
 }
 

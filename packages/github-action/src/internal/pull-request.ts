@@ -1,6 +1,7 @@
 import type { Session } from "@miyabi/core";
 import { sanitizeUserText } from "@miyabi/runner";
-import type { GitHubApi, PullRequest } from "./ports.js";
+import { messageOf } from "./errors.js";
+import type { GitHubApi, Logger, PullRequest } from "./ports.js";
 import { lineageGraph, phaseTable } from "./report.js";
 
 export interface PullRequestOptions {
@@ -13,10 +14,17 @@ export interface PullRequestOptions {
   sessions: Session[];
   /** Ids of the sessions the final job ran. */
   current: readonly string[];
+  /** Open a new pull request as a draft. */
+  draft?: boolean;
+  /** Who asked for the work: requested as reviewer of a new pull request (not bots). */
+  reviewer?: string;
+  log: Logger;
 }
 
 /** Links the issue (merging closes it) and shows how the work came about and what it cost. */
-export function pullRequestBody(o: Omit<PullRequestOptions, "github" | "base">): string {
+export function pullRequestBody(
+  o: Pick<PullRequestOptions, "issue" | "branch" | "sessions" | "current">,
+): string {
   return [
     `Closes #${o.issue.number}`,
     `The Miyabi pipeline's agents wrote this on \`${o.branch}\`, one commit per phase.`,
@@ -35,5 +43,22 @@ export async function upsertPullRequest(o: PullRequestOptions): Promise<PullRequ
   const content = { title, body: pullRequestBody(o) };
   const [open] = await o.github.listOpenPulls(o.branch);
   if (open) return o.github.updatePull(open.number, content);
-  return o.github.createPull({ ...content, head: o.branch, base: o.base });
+  const created = await o.github.createPull({
+    ...content,
+    head: o.branch,
+    base: o.base,
+    draft: o.draft ?? false,
+  });
+  const reviewer = o.reviewer;
+  if (reviewer && !reviewer.endsWith("[bot]")) {
+    try {
+      await o.github.requestReviewers(created.number, [reviewer]);
+    } catch (error) {
+      // The pull request exists; GitHub refuses its own author or a non-collaborator as reviewer.
+      o.log.warning(
+        `Could not request @${reviewer}'s review on pull request #${created.number}: ${messageOf(error)}.`,
+      );
+    }
+  }
+  return created;
 }

@@ -4,9 +4,18 @@ import type { Session } from "@miyabi/core";
  * How a job ended, told as it is: `success`; `partial` (the agents finished but some of their
  * tool calls were denied); `failed` (the phase, or sending its work on, failed);
  * `nothing to propose` (the pipeline ended without a change to open a pull request for);
- * `skipped` (the event or the pipeline's state asked for no phase).
+ * `skipped` (the event or the pipeline's state asked for no phase); `refused` (the event
+ * asked for a phase it may not start: a fork, a bot not allowed); `over-budget` (the issue's
+ * recorded cost reached budget-usd, so no phase started).
  */
-export type JobStatus = "success" | "partial" | "failed" | "nothing to propose" | "skipped";
+export type JobStatus =
+  | "success"
+  | "partial"
+  | "failed"
+  | "nothing to propose"
+  | "skipped"
+  | "refused"
+  | "over-budget";
 
 /** What one job did, for the job summary and the issue's progress comment. */
 export interface PhaseReport {
@@ -115,6 +124,8 @@ function headline(report: PhaseReport): string {
     failed: "failed",
     "nothing to propose": "finished with nothing to propose (no phase changed a file)",
     skipped: "was skipped",
+    refused: "was refused",
+    "over-budget": "did not start: the issue's budget is spent",
   }[report.status];
   const next =
     report.status === "failed"

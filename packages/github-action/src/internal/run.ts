@@ -13,6 +13,7 @@ import {
 import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
+import { type IterateApi, octokitIterateApi } from "./iterate-api.js";
 import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
 import { actionsCache } from "./lazy-cache.js";
 import { createOctokit } from "./octokit.js";
@@ -50,6 +51,7 @@ function eventOf(context: typeof github.context): ActionEvent {
     issueNumber: pick(payload, ["issue", "number"], "number"),
     issue: issueOf(payload),
     defaultBranch: pick(payload, ["repository", "default_branch"], "string"),
+    payload,
   };
 }
 
@@ -69,7 +71,11 @@ function httpStatus(error: unknown): number | undefined {
 }
 
 /** The GitHubApi seam over Octokit (exported for its tests against the GitHub stub). */
-export function gitHubApi(octokit: Octokit, owner: string, repo: string): GitHubApi {
+export function gitHubApi(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+): Omit<GitHubApi, keyof IterateApi> {
   const where = { owner, repo };
   return {
     async getPermission(username) {
@@ -171,6 +177,7 @@ export async function run(): Promise<void> {
       warning: (message) => core.warning(message),
       group: (name, fn) => core.group(name, fn),
     };
+    const octokit = createOctokit({ token: inputs.githubToken, log });
     await runPhaseJob({
       inputs,
       event: eventOf(context),
@@ -185,7 +192,7 @@ export async function run(): Promise<void> {
       env: process.env,
       redact,
       cache: actionsCache,
-      github: gitHubApi(createOctokit({ token: inputs.githubToken, log }), owner, repo),
+      github: { ...gitHubApi(octokit, owner, repo), ...octokitIterateApi(octokit, owner, repo) },
       log,
       summary: {
         write: async (markdown) => {

@@ -1,4 +1,5 @@
 import type { AgentResult, Session, SessionStore } from "@miyabi/core";
+import { type BudgetStatus, budgetStatus, recordedCostUsd } from "./budget.js";
 import type { PipelineStep } from "./pipeline.js";
 import {
   type PhasePlan,
@@ -7,7 +8,7 @@ import {
   planPhase,
   type RunPhaseOptions,
 } from "./plan.js";
-import { findPromptTemplate, renderPrompt } from "./prompts.js";
+import { feedbackPrompt, findPromptTemplate, renderPrompt } from "./prompts.js";
 import { runSession } from "./session-run.js";
 import { type CommitResult, sessionCommitter } from "./worktree.js";
 
@@ -122,12 +123,17 @@ async function runAgent(
       issue,
       previousResults: [...session.context.previousResults, ...earlier],
       template,
+      feedback: options.feedback,
     });
   return runSession({
     store,
     sessionId,
     executable: plan.executable,
-    prompt: prompt(),
+    // A resumed conversation of this same step already holds the task: the feedback is enough.
+    prompt:
+      options.continueFrom === "step" && options.feedback !== undefined
+        ? feedbackPrompt(options.feedback)
+        : prompt(),
     freshPrompt: prompt,
     settings: plan.settings,
     cwd: plan.cwd,
@@ -171,9 +177,14 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
   };
 }
 
-export interface RunPipelineOptions extends Omit<RunPhaseOptions, "step" | "plan"> {
+export interface RunPipelineOptions extends Omit<RunPhaseOptions, "step" | "plan" | "issueBudget"> {
   /** Start at this step (id or phase) instead of where the issue stands. */
   from?: string;
+  /**
+   * US dollars the issue may spend: before each phase the recorded cost of its sessions is
+   * summed; once it reaches this, no phase starts. Unset: no limit.
+   */
+  budgetUsd?: number;
 }
 
 export interface PipelineRun {
@@ -181,6 +192,8 @@ export interface PipelineRun {
   outcomes: PhaseOutcome[];
   /** Every step has run: the last phase completed (now, or before this call). */
   done: boolean;
+  /** Set when the run stopped before a phase because the issue's budget is spent. */
+  overBudget?: BudgetStatus;
 }
 
 /**
@@ -193,9 +206,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const outcomes: PhaseOutcome[] = [];
   let step: string | undefined = options.from;
   for (;;) {
-    const plan = await planPhase({ ...options, step });
+    const issueBudget = budgetStatus({
+      spentUsd: recordedCostUsd(await options.store.issueSessions(options.issue.number)),
+      budgetUsd: options.budgetUsd,
+    });
+    const plan = await planPhase({ ...options, step, issueBudget });
     if (plan.done) return { outcomes, done: true };
-    const outcome = await runPhase({ ...options, step, plan });
+    if (issueBudget.state === "spent") return { outcomes, done: false, overBudget: issueBudget };
+    const outcome = await runPhase({ ...options, step, plan, issueBudget });
     outcomes.push(outcome);
     if (outcome.status !== "completed") return { outcomes, done: false };
     if (!outcome.next) return { outcomes, done: true };

@@ -26,6 +26,8 @@ const StepInputSchema = z
     disallowedTools: z.array(z.string()).optional(),
     maxTurns: z.number().int().positive().optional(),
     timeoutMinutes: z.number().positive().optional(),
+    /** US dollars one run of this step may spend (Claude Code's --max-budget-usd). */
+    maxBudgetUsd: z.number().positive().optional(),
     model: z.string().optional(),
     appendSystemPrompt: z.string().optional(),
   })
@@ -47,6 +49,7 @@ export const PipelineDefaultsSchema = z.object({
   model: z.string().optional(),
   maxTurns: z.number().int().positive().optional(),
   timeoutMinutes: z.number().positive().optional(),
+  maxBudgetUsd: z.number().positive().optional(),
   appendSystemPrompt: z.string().optional(),
 });
 

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { type AgentResult, MiyabiError, type Session, type SessionStore } from "@miyabi/core";
 import { checkSandbox } from "./agent.js";
+import { type BudgetStatus, phaseBudgetUsd } from "./budget.js";
 import { WorktreeError } from "./errors.js";
 import { resolveClaude } from "./executable.js";
 import { findStep, type PipelineDefinition, type PipelineStep, stepOf } from "./pipeline.js";
@@ -37,6 +38,17 @@ export interface RunPhaseOptions {
    * the agent finished, a work-in-progress commit when it failed, timed out or was stopped.
    */
   commit?: boolean;
+  /** Where the issue's budget stands: the phase's own budget is capped by what is left. */
+  issueBudget?: BudgetStatus;
+  /** Maintainer or reviewer feedback: added to each agent's prompt as a data block. */
+  feedback?: string;
+  /**
+   * Whose conversation the agents continue: `previous` (default) the step before this one's,
+   * as the step's handoff mode says; `step` this step's own newest finished session's, resumed
+   * (forked per agent when the step has several), whatever the mode — for asking a step that
+   * ran to change its work. Without such a session the agents start fresh.
+   */
+  continueFrom?: "previous" | "step";
   /** Inputs and flags: they win over the pipeline's defaults, which win over the step's. */
   claude: ClaudeSettings;
   onProgress?: (event: ProgressEvent) => void;
@@ -76,7 +88,7 @@ export interface PhasePlan {
   start: PhaseStart;
   /**
    * The session whose Claude conversation `resume` and `fork` continue: the newest finished
-   * session of the step before this one. Null when no agent continues one, or there is none.
+   * session of the step before this one (of this step, with `continueFrom: "step"`). Null when no agent continues one, or there is none.
    */
   source: Session | null;
   agents: PlannedAgent[];
@@ -215,7 +227,10 @@ export async function planPhase(
   const { head, group } = standing;
   const step = options.step === undefined ? standing.next : requireStep(pipeline, options.step);
   if (!step) return { done: true, head: head as Session };
-  const settings = mergeSettings({ step, defaults: pipeline.defaults, settings: options.claude });
+  const merged = mergeSettings({ step, defaults: pipeline.defaults, settings: options.claude });
+  const settings = options.issueBudget
+    ? { ...merged, maxBudgetUsd: phaseBudgetUsd(merged.maxBudgetUsd, options.issueBudget) }
+    : merged;
   // Before any session changes: a missing CLI or directory must cost nothing.
   const executable = await resolveClaude(
     settings.executable,
@@ -243,15 +258,15 @@ export async function planPhase(
     agents = step.agents.map((agent) => ({ agent, retryOf: null }));
   }
 
-  const wanted: HandoffMode = settings.mode ?? step.mode;
+  const ownConversation = options.continueFrom === "step";
+  const wanted: HandoffMode = ownConversation ? "resume" : (settings.mode ?? step.mode);
   // Two `--resume`s of one Claude session would interleave writes to one transcript.
   const mode: HandoffMode = wanted === "resume" && step.agents.length > 1 ? "fork" : wanted;
   const index = pipeline.steps.indexOf(step);
   const before = index > 0 ? pipeline.steps[index - 1] : undefined;
+  const from = ownConversation ? step : before;
   const source =
-    mode === "fresh" || !before
-      ? null
-      : await conversationOf(store, pipeline, issue.number, before);
+    mode === "fresh" || !from ? null : await conversationOf(store, pipeline, issue.number, from);
 
   return {
     done: false,

@@ -12,6 +12,7 @@ const pipeline = PipelineSchema.parse({
       model: "from-step",
       maxTurns: 7,
       timeoutMinutes: 30,
+      maxBudgetUsd: 2,
       allowedTools: ["Read", "Write"],
       appendSystemPrompt: "step note",
     },
@@ -20,6 +21,15 @@ const pipeline = PipelineSchema.parse({
 const [step] = pipeline.steps;
 
 describe("mergeSettings: step < pipeline defaults < inputs and flags", () => {
+  it("carries a step's maxBudgetUsd, which the defaults and a flag override", () => {
+    expect(mergeSettings({ step }).maxBudgetUsd).toBe(2);
+    expect(mergeSettings({ step, defaults: { maxBudgetUsd: 1 } }).maxBudgetUsd).toBe(1);
+    expect(
+      mergeSettings({ step, defaults: { maxBudgetUsd: 1 }, settings: { maxBudgetUsd: 0.5 } })
+        .maxBudgetUsd,
+    ).toBe(0.5);
+  });
+
   it("takes the step's values where nothing above sets them", () => {
     const s = mergeSettings({ step });
     expect(s).toMatchObject({

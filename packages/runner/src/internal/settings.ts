@@ -80,7 +80,13 @@ export function resolveSettings(settings: ClaudeSettings = {}): ResolvedClaudeSe
 
 type Layer = Pick<
   ClaudeSettings,
-  "model" | "maxTurns" | "timeoutMs" | "allowedTools" | "disallowedTools" | "appendSystemPrompt"
+  | "model"
+  | "maxTurns"
+  | "timeoutMs"
+  | "maxBudgetUsd"
+  | "allowedTools"
+  | "disallowedTools"
+  | "appendSystemPrompt"
 >;
 
 function layerOf(s: Partial<PipelineStep> & PipelineDefaults): Layer {
@@ -88,6 +94,7 @@ function layerOf(s: Partial<PipelineStep> & PipelineDefaults): Layer {
     model: s.model,
     maxTurns: s.maxTurns,
     timeoutMs: s.timeoutMinutes === undefined ? undefined : Math.round(s.timeoutMinutes * 60_000),
+    maxBudgetUsd: s.maxBudgetUsd,
     allowedTools: s.allowedTools,
     disallowedTools: s.disallowedTools,
     appendSystemPrompt: s.appendSystemPrompt,
