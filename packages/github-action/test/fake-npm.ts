@@ -23,8 +23,10 @@ export interface FakeNpm {
 }
 
 /**
- * A fake npm whose `install --prefix <prefix> …` creates `<prefix>/node_modules/.bin/claude`
- * running `claude` (default: a script that exits 0), or that runs `script` instead.
+ * A fake npm whose `install --prefix <prefix> …` creates `<prefix>/node_modules/.bin/claude`:
+ * the `claude` binary itself (linked, else copied, as npm puts the real one there; a script
+ * exec'ing it would point into the checkout, which the agent's jail may hide) or a script
+ * that exits 0; or that runs `script` instead.
  */
 export async function fakeNpm(
   options: { claude?: string; script?: string; failFirst?: string } = {},
@@ -32,7 +34,10 @@ export async function fakeNpm(
   const bin = await freshDir("npm-bin");
   const log = path.join(bin, "runs.log");
   await writeFile(log, "");
-  const body = options.claude ? `exec '${options.claude}' "$@"` : "exit 0";
+  const target = `"$3/node_modules/.bin/claude"`;
+  const place = options.claude
+    ? `ln -L '${options.claude}' ${target} 2>/dev/null || cp '${options.claude}' ${target}`
+    : `printf '#!/bin/sh\\nexit 0\\n' > ${target}`;
   const install = [
     // npm install --prefix <prefix> --cache <cache> ...: $3 is the prefix, $5 npm's cache,
     // where it leaves a content-addressed download and an index entry.
@@ -40,8 +45,8 @@ export async function fakeNpm(
     `echo tarball > "$5/_cacache/content-v2/sha512/ab/cd/ef01"`,
     `echo index > "$5/_cacache/index-v5/12/34"`,
     `mkdir -p "$3/node_modules/.bin"`,
-    `printf '#!/bin/sh\\n%s\\n' '${body.replace(/'/g, `'"'"'`)}' > "$3/node_modules/.bin/claude"`,
-    `chmod +x "$3/node_modules/.bin/claude"`,
+    place,
+    `chmod +x ${target}`,
   ].join("\n");
   // failFirst: the first run prints it as npm's error and fails, as on a registry hiccup.
   const failOnce = options.failFirst
