@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { claudeBinPath, modelServerEnv, startModelServer } from "@miyabi/testkit";
+import { base64Forms, claudeBinPath, modelServerEnv, startModelServer } from "@miyabi/testkit";
 import { afterEach, expect, it } from "vitest";
 
 const BIN = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
@@ -17,14 +17,6 @@ let root: string | undefined;
 afterEach(async () => {
   if (root) await fs.rm(root, { recursive: true, force: true });
 });
-
-/** The value and its base64 encodings at each alignment (what survives in longer base64). */
-function forms(secret: string): string[] {
-  return [0, 1, 2].map((offset) => {
-    const encoded = Buffer.concat([Buffer.alloc(offset), Buffer.from(secret)]).toString("base64");
-    return encoded.slice([0, 2, 3][offset], Math.floor((offset + secret.length) / 3) * 4);
-  });
-}
 
 it("pipeline: an issue asking to dump env, /proc, HOME and git config finds no credential", async () => {
   root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), "miyabi-cli-attack-")));
@@ -136,7 +128,7 @@ it("pipeline: an issue asking to dump env, /proc, HOME and git config finds no c
     };
     for (const [where, text] of Object.entries(places)) {
       for (const secret of Object.values(secrets)) {
-        for (const form of [secret, ...forms(secret)]) {
+        for (const form of [secret, ...base64Forms(secret)]) {
           expect(text.includes(form), `${where} holds ${form}`).toBe(false);
         }
       }

@@ -12,6 +12,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { probeSandbox } from "@miyabi/runner";
 import {
+  base64Forms,
   claudeBinPath,
   type ModelServer,
   modelServerEnv,
@@ -56,17 +57,6 @@ const gitAsync = (cwd: string, args: string[], env: Record<string, string> = {})
     cwd,
     env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "", ...env },
   });
-
-/** Every base64 form of `secret` that survives inside longer base64 text (any alignment). */
-function base64Forms(secret: string): string[] {
-  const forms: string[] = [];
-  for (const offset of [0, 1, 2]) {
-    const encoded = Buffer.concat([Buffer.alloc(offset), Buffer.from(secret)]).toString("base64");
-    const skip = [0, 2, 3][offset] as number;
-    forms.push(encoded.slice(skip, Math.floor((offset + secret.length) / 3) * 4));
-  }
-  return forms;
-}
 
 function expectNoSecret(where: string, text: string, secrets: readonly string[]): void {
   for (const secret of secrets) {

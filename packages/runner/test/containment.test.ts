@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { SessionStore } from "@miyabi/core";
-import { claudeBinPath, startModelServer } from "@miyabi/testkit";
+import { base64Forms, claudeBinPath, startModelServer } from "@miyabi/testkit";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   commitPhase,
@@ -23,17 +23,6 @@ const run = promisify(execFile);
 afterEach(() => {
   vi.unstubAllEnvs();
 });
-
-/** Every base64 form of `secret` that survives inside longer base64 text (any alignment). */
-function base64Forms(secret: string): string[] {
-  const forms: string[] = [];
-  for (const offset of [0, 1, 2]) {
-    const encoded = Buffer.concat([Buffer.alloc(offset), Buffer.from(secret)]).toString("base64");
-    const skip = [0, 2, 3][offset] as number;
-    forms.push(encoded.slice(skip, Math.floor((offset + secret.length) / 3) * 4));
-  }
-  return forms;
-}
 
 function expectNoSecret(where: string, text: string, secrets: readonly string[]): void {
   for (const secret of secrets) {
