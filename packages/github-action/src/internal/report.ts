@@ -34,6 +34,8 @@ export interface PhaseReport {
   /** The step that runs next, or null when the pipeline is done or stopped. */
   next: string | null;
   cacheKey: string;
+  /** The workflow artifact the store was also kept as. */
+  artifact?: { name: string; sealed: boolean };
   runUrl: string;
   /** The pull request the job opened or updated. */
   pullRequest?: { number: number; url: string };
@@ -162,5 +164,9 @@ export function renderReport(report: PhaseReport): string {
   }
   if (report.cacheKey)
     parts.push(`<sub>Sessions saved in the Actions cache as \`${report.cacheKey}\`.</sub>`);
+  if (report.artifact) {
+    const how = report.artifact.sealed ? "sealed " : "";
+    parts.push(`<sub>Also kept as the ${how}workflow artifact \`${report.artifact.name}\`.</sub>`);
+  }
   return `${parts.join("\n\n")}\n`;
 }
