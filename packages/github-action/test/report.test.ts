@@ -1,10 +1,18 @@
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { SessionStore } from "@miyabi/core";
 import { afterAll, expect, it } from "vitest";
-import { lineageGraph, renderReport } from "../src/index.js";
+import { renderReport } from "../src/index.js";
 import { freshDir, removeScratch } from "./harness.js";
 
 afterAll(removeScratch);
+
+const CLI = path.join(
+  path.dirname(createRequire(import.meta.url).resolve("@miyabi/cli/package.json")),
+  "dist",
+  "cli.mjs",
+);
 
 /** codegen -> review (failed) -> retried review, in a real store. */
 async function sessionsWithRetry() {
@@ -21,30 +29,17 @@ async function sessionsWithRetry() {
     context: { currentPhase: "Review" },
   });
   await store.fail(review, "timed out");
-  const retry = await store.retry(review);
+  await store.retry(review);
+  // Another issue's session, which neither report may show.
+  await store.create({
+    agentName: "OtherAgent",
+    purpose: "y",
+    context: { issueNumber: 4, currentPhase: "CodeGeneration" },
+  });
   const sessions = await store.issueSessions(3);
   await store.close();
-  return { sessions, ids: [root, review, retry].map((id) => `s${id.replaceAll("-", "")}`), retry };
+  return { sessions, dir: store.dir };
 }
-
-it("draws handoffs as arrows, retries as dotted arrows, and marks failed and current nodes", async () => {
-  const { sessions, ids, retry } = await sessionsWithRetry();
-  const [root, review, again] = ids;
-  expect(lineageGraph(sessions, [retry]).split("\n")).toEqual([
-    "flowchart TD",
-    `  ${root}["CodeGenAgent<br/>CodeGeneration<br/>HandedOff"]`,
-    `  ${review}["ReviewAgent<br/>Review<br/>Failed"]`,
-    `  ${again}["ReviewAgent<br/>Review<br/>Active"]`,
-    `  ${root} --> ${review}`,
-    `  ${review} -. retry .-> ${again}`,
-    "  classDef failed fill:#ffebe9,stroke:#cf222e",
-    "  classDef active fill:#fff8c5,stroke:#9a6700",
-    "  classDef current stroke-width:3px",
-    `  class ${review} failed`,
-    `  class ${again} active`,
-    `  class ${again} current`,
-  ]);
-});
 
 it("fences agent text so it cannot close the block, mention people or inject HTML", async () => {
   const { sessions } = await sessionsWithRetry();
@@ -64,4 +59,31 @@ it("fences agent text so it cannot close the block, mention people or inject HTM
     "Phase **review** failed; the pipeline stopped. ([run](https://github.com/o/r/actions/runs/1))",
   );
   expect(markdown).not.toContain("Sessions saved in the Actions cache");
+});
+
+it("shows the issue's sessions in the job summary exactly as `miyabi-sessions report` does", async () => {
+  const { sessions, dir } = await sessionsWithRetry();
+  const summary = renderReport({
+    issueNumber: 3,
+    step: "review",
+    status: "success",
+    sessions,
+    current: [],
+    next: "test",
+    cacheKey: "miyabi-sessions-3-1",
+    runUrl: "https://github.com/o/r/actions/runs/1",
+  });
+  const cli = spawnSync(process.execPath, [CLI, "--dir", dir, "report", "--issue", "3"], {
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  expect(cli.status, cli.stderr).toBe(0);
+  // The graph and the table, from the fence to the table's last row.
+  const shown = (markdown: string) =>
+    /^```mermaid\n[\s\S]*?\n```\n\n(?:\|.*\n)+/m.exec(markdown)?.[0] ?? "no sessions shown";
+  expect(shown(cli.stdout)).toBe(shown(summary));
+  expect(shown(summary)).toMatch(/^flowchart TD$/m);
+  expect(shown(summary).match(/^\| {2}\| (CodeGen|Review)Agent \|/gm)).toHaveLength(3);
+  expect(cli.stdout).not.toContain("OtherAgent");
+  expect(cli.stdout.split("\n")[0]).toBe(summary.split("\n")[0]);
 });
