@@ -25,6 +25,24 @@ function cli(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr.trim() };
 }
 
+/** Complete an agent's session with what Claude measured. */
+async function finish(
+  store: SessionStore,
+  id: string,
+  measured: { turns: number; usd: number; ms: number; summary?: string },
+) {
+  const s = await store.getSession(id);
+  await store.complete(id, {
+    agent: s.agentName,
+    phase: s.context.currentPhase,
+    outcome: "success",
+    summary: measured.summary,
+    numTurns: measured.turns,
+    totalCostUsd: measured.usd,
+    durationMs: measured.ms,
+  });
+}
+
 /**
  * Issue 7: CodeGen ($0.12, 4 turns, 90 s) hands off to Review ($0.03, 2 turns, 20 s), which
  * hands off to a Test still running. Issue 8 has a session of its own.
@@ -36,27 +54,12 @@ async function seed() {
     purpose: "Code generation for #7",
     context: { issueNumber: 7, currentPhase: "CodeGeneration" },
   });
-  await store.complete(codegen, {
-    agent: "CodeGenAgent",
-    phase: "CodeGeneration",
-    outcome: "success",
-    summary: "secret-looking agent text",
-    numTurns: 4,
-    totalCostUsd: 0.12,
-    durationMs: 90_000,
-  });
+  await finish(store, codegen, { turns: 4, usd: 0.12, ms: 90_000, summary: "agent text" });
   const review = await store.handoff(codegen, {
     toAgent: "ReviewAgent",
     context: { currentPhase: "Review" },
   });
-  await store.complete(review, {
-    agent: "ReviewAgent",
-    phase: "Review",
-    outcome: "success",
-    numTurns: 2,
-    totalCostUsd: 0.03,
-    durationMs: 20_000,
-  });
+  await finish(store, review, { turns: 2, usd: 0.03, ms: 20_000 });
   const test = await store.handoff(review, {
     toAgent: "TestAgent",
     context: { currentPhase: "Test" },

@@ -14,31 +14,33 @@ const CLI = path.join(
   "cli.mjs",
 );
 
-/** codegen -> review (failed) -> retried review, in a real store. */
+/** The built `miyabi-sessions` on the store in `dir`. */
+function cli(dir: string, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [CLI, "--dir", dir, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  if (r.status !== 0) throw new Error(`miyabi-sessions ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Issue 3 recorded with the CLI: codegen -> review (failed) -> retried review; and a session
+ * of issue 4, which no report of issue 3 may show.
+ */
 async function sessionsWithRetry() {
-  const store = await SessionStore.open({ dir: path.join(await freshDir("report"), "s") });
-  const context = { issueNumber: 3, currentPhase: "CodeGeneration" as const };
-  const root = await store.create({ agentName: "CodeGenAgent", purpose: "x", context });
-  await store.complete(root, {
-    agent: "CodeGenAgent",
-    phase: "CodeGeneration",
-    outcome: "success",
-  });
-  const review = await store.handoff(root, {
-    toAgent: "ReviewAgent",
-    context: { currentPhase: "Review" },
-  });
-  await store.fail(review, "timed out");
-  await store.retry(review);
-  // Another issue's session, which neither report may show.
-  await store.create({
-    agentName: "OtherAgent",
-    purpose: "y",
-    context: { issueNumber: 4, currentPhase: "CodeGeneration" },
-  });
+  const dir = path.join(await freshDir("report"), "s");
+  const create = ["create", "--purpose", "x", "--phase", "CodeGeneration", "--issue"];
+  const root = cli(dir, ...create, "3", "--agent", "CodeGenAgent").trim();
+  cli(dir, "complete", root);
+  const review = cli(dir, "handoff", root, "--to", "ReviewAgent", "--phase", "Review").trim();
+  cli(dir, "fail", review, "--error", "timed out");
+  cli(dir, "retry", review);
+  cli(dir, ...create, "4", "--agent", "OtherAgent");
+  const store = await SessionStore.open({ dir, create: false });
   const sessions = await store.issueSessions(3);
   await store.close();
-  return { sessions, dir: store.dir };
+  return { sessions, dir };
 }
 
 it("fences agent text so it cannot close the block, mention people or inject HTML", async () => {
@@ -73,17 +75,13 @@ it("shows the issue's sessions in the job summary exactly as `miyabi-sessions re
     cacheKey: "miyabi-sessions-3-1",
     runUrl: "https://github.com/o/r/actions/runs/1",
   });
-  const cli = spawnSync(process.execPath, [CLI, "--dir", dir, "report", "--issue", "3"], {
-    encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  expect(cli.status, cli.stderr).toBe(0);
+  const report = cli(dir, "report", "--issue", "3");
   // The graph and the table, from the fence to the table's last row.
   const shown = (markdown: string) =>
     /^```mermaid\n[\s\S]*?\n```\n\n(?:\|.*\n)+/m.exec(markdown)?.[0] ?? "no sessions shown";
-  expect(shown(cli.stdout)).toBe(shown(summary));
+  expect(shown(report)).toBe(shown(summary));
   expect(shown(summary)).toMatch(/^flowchart TD$/m);
   expect(shown(summary).match(/^\| {2}\| (CodeGen|Review)Agent \|/gm)).toHaveLength(3);
-  expect(cli.stdout).not.toContain("OtherAgent");
-  expect(cli.stdout.split("\n")[0]).toBe(summary.split("\n")[0]);
+  expect(report).not.toContain("OtherAgent");
+  expect(report.split("\n")[0]).toBe(summary.split("\n")[0]);
 });
