@@ -145,10 +145,17 @@ describe("report --issue", () => {
     }
   });
 
-  it("shows an example in --help", () => {
+  it("shows an example in --help, and completes in every shell", () => {
     const help = cli("report", "--help");
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/--issue <number>\s+the issue \(required\)/);
     expect(help.out).toMatch(/\$ miyabi-sessions report --issue 270 --out report\.md/);
+    expect(cli("completion", "bash").out).toMatch(
+      /'report'\)\n[^']*--issue\)[^']*--out\)[^']*'[^']*--issue --out' -- "\$cur"/,
+    );
+    expect(cli("completion", "zsh").out).toContain("'report:command'");
+    expect(cli("completion", "fish").out).toMatch(
+      /-n '__fish_seen_subcommand_from report' -l out -r -F/,
+    );
   });
 });
