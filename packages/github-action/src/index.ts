@@ -71,9 +71,7 @@ export { checksNote, pushesWithWorkflowToken, pushTokenOf } from "./internal/pus
 export {
   commentMarker,
   type JobStatus,
-  lineageGraph,
   type PhaseReport,
-  phaseTable,
   renderReport,
 } from "./internal/report.js";
 export {
