@@ -141,6 +141,15 @@ describe("the store as a workflow artifact", () => {
     expect(next["parent-session-id"]).toBe(first["session-id"]);
   });
 
+  it("a labelled first phase with no cache entry starts a new store without listing artifacts", async () => {
+    await run(await recordJob({ phase: "codegen", "store-key": STORE_KEY }));
+    w.cache.entries.clear();
+    artifacts.listFault = new Error("must not be called");
+    const first = await run(await recordJob({ phase: "codegen", "store-key": STORE_KEY }));
+    expect(first.status).toBe("success");
+    expect(first["parent-session-id"]).toBe("");
+  });
+
   it("a tampered artifact is refused: nothing is restored or run", async () => {
     const first = await run(await recordJob({ phase: "codegen", "store-key": STORE_KEY }));
     const stored = artifacts.stored[0];
