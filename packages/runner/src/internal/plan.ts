@@ -6,16 +6,15 @@ import { type BudgetStatus, phaseBudgetUsd } from "./budget.js";
 import { GateVerdictError, WorktreeError } from "./errors.js";
 import { resolveClaude } from "./executable.js";
 import {
+  findingsFeedback,
   type Gate,
   type GateState,
-  findingsFeedback,
   gateNext,
   gatePurpose,
   readGate,
 } from "./gate.js";
 import { findStep, type PipelineDefinition, type PipelineStep, stepOf } from "./pipeline.js";
 import type { IssueData } from "./prompts.js";
-import { verdictArgs } from "./verdict.js";
 import type { ProgressEvent } from "./session-run.js";
 import {
   type ClaudeSettings,
@@ -23,6 +22,7 @@ import {
   mergeSettings,
   type ResolvedClaudeSettings,
 } from "./settings.js";
+import { verdictArgs } from "./verdict.js";
 
 export interface RunPhaseOptions {
   store: SessionStore;
