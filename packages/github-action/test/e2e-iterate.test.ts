@@ -390,6 +390,16 @@ describe("action bundle: the review gate", () => {
     expectOk(dispatched, "dispatch");
     expect(dispatched.outputs.status).toBe("needs-human");
     expect(dispatched.stdout).toContain("needs a person: the review gate still asks for changes");
+    // A job chained after the review (the static workflow's `test`) does not run past the gate.
+    const chained = await r.job([], labelled, {
+      phase: "test",
+      "cache-key": review.outputs["cache-key"] ?? "",
+    });
+    expectOk(chained, "chained test");
+    expect(chained.outputs.status).toBe("skipped");
+    expect(chained.stdout).toContain(
+      "Skipped: the review gate stopped issue #7 for a person, so phase test waits for its approval.",
+    );
     expect(r.server.requests.length).toBe(requests);
   });
 
