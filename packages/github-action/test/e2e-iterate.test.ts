@@ -431,6 +431,8 @@ describe("action bundle: the review gate", () => {
     );
     expectOk(reviewed, "review event");
     expect(reviewed.outputs["next-phase"]).toBe("review");
+    // The event named only the pull request; the workflow dispatches the next phase with this.
+    expect(reviewed.outputs["issue-number"]).toBe(String(ISSUE));
     const [fed = ""] = turnBodies(r.server.requests.slice(requests));
     expect(fed).toContain("Wrote greet.");
     expect(fed).toContain('"role":"assistant"');

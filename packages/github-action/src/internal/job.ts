@@ -435,6 +435,7 @@ async function runRequested(
         ...EMPTY_OUTPUTS,
         status: hold?.status ?? EMPTY_OUTPUTS.status,
         "cache-key": restored.key ?? "",
+        "issue-number": String(issueNumber),
       };
       o.setOutputs(outputs);
       return outputs;
@@ -483,6 +484,7 @@ async function reportOverBudget(
     ...EMPTY_OUTPUTS,
     status: "over-budget",
     "cache-key": f.restored.key ?? "",
+    "issue-number": String(f.issueNumber),
   };
   o.setOutputs(outputs);
   try {
@@ -700,6 +702,7 @@ async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs>
     next,
     cacheKey: saved.key ?? "",
     pullRequest: published.pullRequest,
+    issueNumber: f.issueNumber,
   });
   o.setOutputs(outputs);
   try {
