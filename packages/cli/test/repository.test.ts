@@ -192,6 +192,7 @@ describe("the reusable workflow", () => {
     expect(workflow.permissions).toEqual({});
     // Keyed by the issue's branch, like the example workflow, whatever event the caller got.
     expect(workflow.concurrency?.group.replace(/\s+/g, " ")).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, not JS
       "miyabi-${{ inputs.issue-number && format('miyabi/issue-{0}', inputs.issue-number) || github.event.pull_request.head.ref || format('miyabi/issue-{0}', github.event.issue.number) }}",
     );
     expect(workflow.concurrency?.["cancel-in-progress"]).toBe(false);
@@ -225,6 +226,7 @@ describe("the reusable workflow", () => {
         // After whichever review approved.
         expect(job.needs).toEqual(["review", "review-2", "review-3"]);
         expect(phase?.with?.["cache-key"]).toBe(
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, not JS
           "${{ needs.review-3.outputs.cache-key || needs.review-2.outputs.cache-key || needs.review.outputs.cache-key }}",
         );
       } else if (previous) {
