@@ -11,9 +11,9 @@ export interface GateHold {
 /**
  * Whether the review gate the issue stands at keeps this job from running a phase: with no
  * step asked for, once the gate ran out of rounds (a person decides); for a job chained after
- * the labelled run's review (`phase: test`), while the gate sends the issue elsewhere. A step
- * a maintainer names by comment, review or dispatch is theirs to run. Throws when the verdict
- * the next step depends on cannot be read.
+ * the labelled run's review (`phase: test`), while the gate sends the issue elsewhere (a step
+ * a maintainer names by comment, review or dispatch is theirs to run: the caller does not ask).
+ * Throws when the verdict the next step depends on cannot be read.
  */
 export function gateHold(args: {
   request: TriggerRequest;

@@ -349,15 +349,22 @@ async function runRequested(
           `Merged a parallel job's store: ${merged.added.length} sessions added, ${merged.updated.length} updated, ${merged.conflicts.length} conflicts.`,
         );
       }
-      const standing = await o.runner.issueStanding({ store, pipeline, issueNumber });
-      hold = gateHold({
-        request,
-        requested,
-        standing,
-        issueNumber,
-        triggerPhrase: inputs.triggerPhrase,
-      });
-      const step = hold ? null : (requested ?? standing.next);
+      // A step a maintainer names by comment, review or dispatch runs whatever the issue's
+      // standing; the labelled run's chained jobs and requests for "the next" consult it.
+      const standing =
+        requested === undefined || request.kind === "label"
+          ? await o.runner.issueStanding({ store, pipeline, issueNumber })
+          : undefined;
+      hold = standing
+        ? gateHold({
+            request,
+            requested,
+            standing,
+            issueNumber,
+            triggerPhrase: inputs.triggerPhrase,
+          })
+        : undefined;
+      const step = hold ? null : (requested ?? standing?.next ?? null);
       // Summed before each phase: a phase's cost is only known once it ran.
       const budget = budgetStatus({
         spentUsd: recordedCostUsd(await store.issueSessions(issueNumber)),
