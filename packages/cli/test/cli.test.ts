@@ -143,6 +143,7 @@ describe("miyabi-sessions (record-only commands)", () => {
       "prune",
       "merge",
       "compact",
+      "report",
       "completion",
     ]) {
       expect(help.out).toMatch(new RegExp(`^  ${command}\\b`, "m"));

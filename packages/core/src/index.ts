@@ -45,6 +45,16 @@ export {
 export { parseInput, type StoreOptions } from "./internal/options.js";
 export { processStartTicks } from "./internal/processes.js";
 export {
+  fencedText,
+  formatCost,
+  formatDuration,
+  type IssueReportInput,
+  lineageGraph,
+  phaseTable,
+  renderIssueReport,
+  sessionsMarkdown,
+} from "./internal/report.js";
+export {
   type CreateSessionInput,
   type HandoffInput,
   type IssueInput,

@@ -63,9 +63,7 @@ export { pullRequestBody, upsertPullRequest } from "./internal/pull-request.js";
 export {
   commentMarker,
   type JobStatus,
-  lineageGraph,
   type PhaseReport,
-  phaseTable,
   renderReport,
 } from "./internal/report.js";
 export {

@@ -1,50 +1,47 @@
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { SessionStore } from "@miyabi/core";
 import { afterAll, expect, it } from "vitest";
-import { lineageGraph, renderReport } from "../src/index.js";
+import { renderReport } from "../src/index.js";
 import { freshDir, removeScratch } from "./harness.js";
 
 afterAll(removeScratch);
 
-/** codegen -> review (failed) -> retried review, in a real store. */
-async function sessionsWithRetry() {
-  const store = await SessionStore.open({ dir: path.join(await freshDir("report"), "s") });
-  const context = { issueNumber: 3, currentPhase: "CodeGeneration" as const };
-  const root = await store.create({ agentName: "CodeGenAgent", purpose: "x", context });
-  await store.complete(root, {
-    agent: "CodeGenAgent",
-    phase: "CodeGeneration",
-    outcome: "success",
+const CLI = path.join(
+  path.dirname(createRequire(import.meta.url).resolve("@miyabi/cli/package.json")),
+  "dist",
+  "cli.mjs",
+);
+
+/** The built `miyabi-sessions` on the store in `dir`. */
+function cli(dir: string, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [CLI, "--dir", dir, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" },
   });
-  const review = await store.handoff(root, {
-    toAgent: "ReviewAgent",
-    context: { currentPhase: "Review" },
-  });
-  await store.fail(review, "timed out");
-  const retry = await store.retry(review);
-  const sessions = await store.issueSessions(3);
-  await store.close();
-  return { sessions, ids: [root, review, retry].map((id) => `s${id.replaceAll("-", "")}`), retry };
+  if (r.status !== 0) throw new Error(`miyabi-sessions ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
 }
 
-it("draws handoffs as arrows, retries as dotted arrows, and marks failed and current nodes", async () => {
-  const { sessions, ids, retry } = await sessionsWithRetry();
-  const [root, review, again] = ids;
-  expect(lineageGraph(sessions, [retry]).split("\n")).toEqual([
-    "flowchart TD",
-    `  ${root}["CodeGenAgent<br/>CodeGeneration<br/>HandedOff"]`,
-    `  ${review}["ReviewAgent<br/>Review<br/>Failed"]`,
-    `  ${again}["ReviewAgent<br/>Review<br/>Active"]`,
-    `  ${root} --> ${review}`,
-    `  ${review} -. retry .-> ${again}`,
-    "  classDef failed fill:#ffebe9,stroke:#cf222e",
-    "  classDef active fill:#fff8c5,stroke:#9a6700",
-    "  classDef current stroke-width:3px",
-    `  class ${review} failed`,
-    `  class ${again} active`,
-    `  class ${again} current`,
-  ]);
-});
+/**
+ * Issue 3 recorded with the CLI: codegen -> review (failed) -> retried review; and a session
+ * of issue 4, which no report of issue 3 may show.
+ */
+async function sessionsWithRetry() {
+  const dir = path.join(await freshDir("report"), "s");
+  const create = ["create", "--purpose", "x", "--phase", "CodeGeneration", "--issue"];
+  const root = cli(dir, ...create, "3", "--agent", "CodeGenAgent").trim();
+  cli(dir, "complete", root);
+  const review = cli(dir, "handoff", root, "--to", "ReviewAgent", "--phase", "Review").trim();
+  cli(dir, "fail", review, "--error", "timed out");
+  cli(dir, "retry", review);
+  cli(dir, ...create, "4", "--agent", "OtherAgent");
+  const store = await SessionStore.open({ dir, create: false });
+  const sessions = await store.issueSessions(3);
+  await store.close();
+  return { sessions, dir };
+}
 
 it("fences agent text so it cannot close the block, mention people or inject HTML", async () => {
   const { sessions } = await sessionsWithRetry();
@@ -64,4 +61,27 @@ it("fences agent text so it cannot close the block, mention people or inject HTM
     "Phase **review** failed; the pipeline stopped. ([run](https://github.com/o/r/actions/runs/1))",
   );
   expect(markdown).not.toContain("Sessions saved in the Actions cache");
+});
+
+it("shows the issue's sessions in the job summary exactly as `miyabi-sessions report` does", async () => {
+  const { sessions, dir } = await sessionsWithRetry();
+  const summary = renderReport({
+    issueNumber: 3,
+    step: "review",
+    status: "success",
+    sessions,
+    current: [],
+    next: "test",
+    cacheKey: "miyabi-sessions-3-1",
+    runUrl: "https://github.com/o/r/actions/runs/1",
+  });
+  const report = cli(dir, "report", "--issue", "3");
+  // The graph and the table, from the fence to the table's last row.
+  const shown = (markdown: string) =>
+    /^```mermaid\n[\s\S]*?\n```\n\n(?:\|.*\n)+/m.exec(markdown)?.[0] ?? "no sessions shown";
+  expect(shown(report)).toBe(shown(summary));
+  expect(shown(summary)).toMatch(/^flowchart TD$/m);
+  expect(shown(summary).match(/^\| {2}\| (CodeGen|Review)Agent \|/gm)).toHaveLength(3);
+  expect(report).not.toContain("OtherAgent");
+  expect(report.split("\n")[0]).toBe(summary.split("\n")[0]);
 });

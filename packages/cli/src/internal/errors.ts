@@ -1,7 +1,12 @@
 import { MiyabiError } from "@miyabi/core";
 
 /** Codes of the errors the CLI itself raises (the libraries' errors keep their own). */
-export type CliErrorCode = "USAGE" | "AMBIGUOUS_ID" | "WORKTREE_IN_USE";
+export type CliErrorCode =
+  | "USAGE"
+  | "AMBIGUOUS_ID"
+  | "WORKTREE_IN_USE"
+  | "NO_ISSUE_SESSIONS"
+  | "OUTPUT_FILE";
 
 export class CliError extends MiyabiError {
   declare readonly code: CliErrorCode;
@@ -36,5 +41,29 @@ export class AmbiguousIdError extends CliError {
 export class WorktreeCommandError extends CliError {
   constructor(message: string) {
     super("WORKTREE_IN_USE", message);
+  }
+}
+
+/** `report --issue N` on a store that holds no session of issue N. */
+export class NoIssueSessionsError extends CliError {
+  constructor(issueNumber: number, storeDir: string) {
+    super(
+      "NO_ISSUE_SESSIONS",
+      `No sessions of issue #${issueNumber} in ${storeDir}; see which issues it has with \`miyabi-sessions list\`, or point --dir at another store.`,
+    );
+  }
+}
+
+/** A file the user named for a command's output (`report --out`) cannot be written. */
+export class OutputFileError extends CliError {
+  constructor(file: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      "OUTPUT_FILE",
+      `Cannot write ${file} (${reason}); check its directory exists and is writable.`,
+      {
+        cause,
+      },
+    );
   }
 }

@@ -1,6 +1,9 @@
-import { SESSION_STATUSES, type SessionStatus } from "@miyabi/core";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { renderIssueReport, SESSION_STATUSES, type SessionStatus } from "@miyabi/core";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { type CommandContext, durationArg, examples, intArg, withStore } from "./context.js";
+import { NoIssueSessionsError, OutputFileError, UsageError } from "./errors.js";
 import { lineageText, sessionDetail, sessionRows, statsText, treeText } from "./format.js";
 import { resolveId } from "./ids.js";
 import { followLog, prettyLog } from "./logs.js";
@@ -106,6 +109,45 @@ export function readCommands(program: Command, ctx: CommandContext): void {
       const stats = await withStore(ctx, { create: false }, (store) => store.getStats());
       ctx.print(stats, () => statsText(stats));
     });
+
+  examples(
+    program
+      .command("report")
+      .description(
+        "write an issue's report as Markdown: lineage graph, phase table and costs, as the GitHub Action puts it in the job summary",
+      )
+      .requiredOption("--issue <number>", "the issue", intArg("--issue", 1))
+      .option("--out <file>", "write the report to this file instead of stdout"),
+    [
+      "miyabi-sessions report --issue 270",
+      "miyabi-sessions report --issue 270 --out report.md",
+      "miyabi-sessions report --issue 270 | gh issue comment 270 --body-file -",
+    ],
+  ).action(async (o: { issue: number; out?: string }) => {
+    if (ctx.globals().json) {
+      throw new UsageError(
+        "report writes Markdown; for the issue's sessions as JSON use `list --issue N --json`.",
+      );
+    }
+    // Only enums, validated agent names, numbers and ids reach the report (no agent text, as
+    // no session is current), so there is nothing to redact from the user's own store.
+    const markdown = await withStore(ctx, { create: false }, async (store) => {
+      const sessions = await store.issueSessions(o.issue);
+      if (sessions.length === 0) throw new NoIssueSessionsError(o.issue, store.dir);
+      return renderIssueReport({ issueNumber: o.issue, sessions, totals: true });
+    });
+    if (o.out === undefined) {
+      ctx.io.out(markdown.replace(/\n$/, ""));
+      return;
+    }
+    const file = path.resolve(o.out);
+    try {
+      await fs.writeFile(file, markdown);
+    } catch (error) {
+      throw new OutputFileError(file, error);
+    }
+    ctx.hint(`Wrote the report of issue #${o.issue} to ${file}`);
+  });
 
   examples(
     program

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { type Session, SessionStore } from "@miyabi/core";
+import { formatCost, formatDuration, type Session, SessionStore } from "@miyabi/core";
 import {
   type BudgetStatus,
   budgetStatus,
@@ -44,7 +44,7 @@ import {
 import { EMPTY_OUTPUTS, goesOn, type PhaseOutputs, phaseOutputs } from "./outputs.js";
 import { type Published, prepareWork, publishWork, snapshotTrusted } from "./phase-work.js";
 import type { Cache, GitHubApi, Logger, Runner, Summary } from "./ports.js";
-import { formatCost, formatDuration, type JobStatus, renderReport } from "./report.js";
+import { type JobStatus, renderReport } from "./report.js";
 import { type RunIdentity, restoreStore, type StorePlaces, saveStore } from "./store-cache.js";
 import {
   decideTrigger,

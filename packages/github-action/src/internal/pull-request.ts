@@ -1,8 +1,7 @@
-import type { Session } from "@miyabi/core";
+import { type Session, sessionsMarkdown } from "@miyabi/core";
 import { sanitizeUserText } from "@miyabi/runner";
 import { messageOf } from "./errors.js";
 import type { GitHubApi, Logger, PullRequest } from "./ports.js";
-import { lineageGraph, phaseTable } from "./report.js";
 
 export interface PullRequestOptions {
   github: GitHubApi;
@@ -28,8 +27,7 @@ export function pullRequestBody(
   return [
     `Closes #${o.issue.number}`,
     `The Miyabi pipeline's agents wrote this on \`${o.branch}\`, one commit per phase.`,
-    `\`\`\`mermaid\n${lineageGraph(o.sessions, o.current)}\n\`\`\``,
-    phaseTable(o.sessions, o.current),
+    sessionsMarkdown(o.sessions, o.current),
   ].join("\n\n");
 }
 
