@@ -403,6 +403,27 @@ describe("action bundle: the review gate", () => {
     expect(r.server.requests.length).toBe(requests);
   });
 
+  it("a review that ends without a verdict fails the phase, saying why", async (t) => {
+    const r = await rig(t);
+    expectOk(
+      await r.job(codegen("export const greet = () => 'hi';\n", "Wrote greet."), labelled, {
+        phase: "codegen",
+      }),
+      "codegen",
+    );
+    const review = await r.job([say("Looks fine to me.")], labelled, {
+      phase: "review",
+      "cache-key": r.previousKey,
+    });
+    expect(review.code).toBe(1);
+    expect(review.outputs.status).toBe("failed");
+    expect(review.outputs["next-phase"]).toBe("");
+    expect(review.stdout).toContain(
+      "The review gate got no verdict: the Review run ended without a verdict",
+    );
+    expect(r.github.state.labels.get(ISSUE)).toContain("miyabi:failed");
+  });
+
   it("a review requesting changes on the pull request: CodeGen resumes with the review's line comments, on the same branch and pull request", async (t) => {
     const r = await rig(t);
     await follow(r, [
