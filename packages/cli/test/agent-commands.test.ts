@@ -4,7 +4,13 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { claudeBinPath, type ModelServer, modelServerEnv, startModelServer } from "@miyabi/testkit";
+import {
+  claudeBinPath,
+  type ModelServer,
+  modelServerEnv,
+  startModelServer,
+  structuredOutputTurn,
+} from "@miyabi/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { demoScript } from "../src/internal/demo-script.js";
 
@@ -146,6 +152,37 @@ describe("miyabi-sessions commands that run Claude", () => {
     const zero = await cli("pipeline", ...flags, "--budget-usd", "0");
     expect(zero.code).toBe(2);
     expect(zero.err).toContain("--budget-usd must be an amount in US dollars above 0");
+  });
+
+  it("pipeline: the review gate hands changes back to CodeGen; out of rounds it stops (exit 4) with the findings", async () => {
+    const changes = (message: string) =>
+      structuredOutputTurn({ verdict: "changes", findings: [{ file: "a.js", line: 2, message }] });
+    const { root, cli } = await setup([
+      { text: "wrote" },
+      changes("Name it hello."),
+      { text: "renamed" },
+      changes("Add a test."),
+    ]);
+    const config = path.join(root, "pipeline.yml");
+    await fs.writeFile(
+      config,
+      "steps:\n  - id: build\n    phase: CodeGeneration\n    agent: CodeGenAgent\n  - id: review\n    phase: Review\n    agent: ReviewAgent\n    mode: resume\n    gate: { maxRounds: 1 }\n  - id: test\n    phase: Test\n    agent: TestAgent\n",
+    );
+    await fs.mkdir(path.join(root, "repo"));
+    const r = await cli(
+      "pipeline",
+      ...["--issue", "6", "--config", config, "--repo", path.join(root, "repo")],
+      ...["--no-worktree", "--claude", claudeBinPath()],
+    );
+    expect(r.code, r.err).toBe(4);
+    expect(r.out.split("\n").map((l) => l.split(":")[0])).toEqual([
+      "build",
+      "review",
+      "build",
+      "review",
+    ]);
+    expect(r.err).toContain("The review gate still asks for changes after 1 round(s)");
+    expect(r.err).toContain("  - a.js:2: Add a test.");
   });
 
   it("runs a pipeline from a YAML definition and exits 1 when a phase fails", async () => {

@@ -185,21 +185,32 @@ describe("the reusable workflow", () => {
     expect(Object.keys(job?.permissions ?? {}).sort()).toEqual([...asked].sort());
   });
 
-  it("chains the four phases through cache-key outputs, one issue at a time, with minimal permissions", async () => {
+  it("chains the four phases (and the review gate's rounds) through cache-key outputs, one issue at a time, with minimal permissions", async () => {
     const workflow = await yaml<Workflow>(".github/workflows/miyabi.yml");
     const action = await yaml<ActionMeta>("action.yml");
     expect(Object.keys(workflow.on)).toEqual(["workflow_call"]);
     expect(workflow.permissions).toEqual({});
-    expect(workflow.concurrency?.group).toMatch(
-      /issue-\$\{\{ inputs\.issue-number \|\| github\.event\.issue\.number \}\}/,
+    // Keyed by the issue's branch, like the example workflow, whatever event the caller got.
+    expect(workflow.concurrency?.group.replace(/\s+/g, " ")).toBe(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, not JS
+      "miyabi-${{ inputs.issue-number && format('miyabi/issue-{0}', inputs.issue-number) || github.event.pull_request.head.ref || format('miyabi/issue-{0}', github.event.issue.number) }}",
     );
     expect(workflow.concurrency?.["cancel-in-progress"]).toBe(false);
-    const order = ["codegen", "review", "test", "deploy"];
+    const order = [
+      "codegen",
+      "review",
+      "codegen-2",
+      "review-2",
+      "codegen-3",
+      "review-3",
+      "test",
+      "deploy",
+    ];
     expect(Object.keys(workflow.jobs)).toEqual(order);
     for (const [i, name] of order.entries()) {
       const job = workflow.jobs[name] as Job;
       const phase = job.steps.find((s) => s.uses === ACTION_REF);
-      expect(phase?.with?.phase, name).toBe(name);
+      expect(phase?.with?.phase, name).toBe(name.replace(/-\d$/, ""));
       // The agents find no credentials in the checkout, and run sandboxed.
       const checkout = job.steps.find((s) => s.uses?.startsWith("actions/checkout@"));
       expect(checkout?.with?.["persist-credentials"], name).toBe(false);
@@ -211,7 +222,14 @@ describe("the reusable workflow", () => {
         expect(action.inputs, `${name}: ${input}`).toHaveProperty([input]);
       }
       const previous = order[i - 1];
-      if (previous) {
+      if (name === "test") {
+        // After whichever review approved.
+        expect(job.needs).toEqual(["review", "review-2", "review-3"]);
+        expect(phase?.with?.["cache-key"]).toBe(
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, not JS
+          "${{ needs.review-3.outputs.cache-key || needs.review-2.outputs.cache-key || needs.review.outputs.cache-key }}",
+        );
+      } else if (previous) {
         expect(job.needs, name).toBe(previous);
         expect(phase?.with?.["cache-key"], name).toBe(
           `\${{ needs.${previous}.outputs.cache-key }}`,

@@ -14,6 +14,7 @@ import {
   startCacheServer,
   startGitHubStub,
   startModelServer,
+  structuredOutputTurn,
 } from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
 import { bareOrigin, sh } from "./git.js";
@@ -125,6 +126,8 @@ const edit: Turn = (ws) => ({
 const say =
   (text: string): Turn =>
   () => ({ text });
+/** The gated Review's last turn: its verdict. */
+const approve: Turn = () => structuredOutputTurn({ verdict: "approve" });
 
 /** Push a commit to the branch from another clone while the job runs, as someone else would. */
 function foreignPush(origin: string, file: string, content: string): Turn {
@@ -173,7 +176,7 @@ describe("action bundle: the work travels on the issue's branch", () => {
       say("Wrote the counter."),
     ]);
     expectOk(codegen, "codegen");
-    const review = await r.job("review", [read, edit, say("Reviewed.")]);
+    const review = await r.job("review", [read, edit, approve]);
     expectOk(review, "review");
     // Review ran in a fresh clone: CodeGen's file reached it only through the branch.
     expect(readResult(r.server)).toContain("export let count = 0;");
@@ -254,7 +257,7 @@ describe("action bundle: the work travels on the issue's branch", () => {
     expect(codegen.stdout).toMatch(
       /Saved the phase's commits as a patch in the session store \(sha256 [0-9a-f]{12}\)/,
     );
-    const review = await r.job("review", [read, edit, say("Reviewed.")], { inputs });
+    const review = await r.job("review", [read, edit, approve], { inputs });
     expectOk(review, "review");
     expect(review.stdout).toContain("Applied 1 earlier phases' patches");
     expect(readResult(r.server)).toContain("export let count = 0;");

@@ -5,7 +5,6 @@
  */
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
-import { SessionStore } from "@miyabi/core";
 import {
   type CacheFaults,
   type CacheServer,
@@ -16,6 +15,7 @@ import {
   startCacheServer,
   startGitHubStub,
   startModelServer,
+  structuredOutputTurn,
   unreachableCacheEnv,
 } from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
@@ -24,6 +24,7 @@ import { bareOrigin } from "./git.js";
 import {
   type ActionJob,
   type ActionResult,
+  asksForVerdict,
   errorAnnotations,
   freshDir,
   GITHUB_TOKEN,
@@ -32,6 +33,7 @@ import {
   REPO,
   removeScratch,
   runAction,
+  workspaceSessions,
 } from "./harness.js";
 
 const ISSUE = 7;
@@ -208,7 +210,11 @@ describe("action bundle: paths that do not run Claude", () => {
 // Paths that run a phase: the real Claude Code CLI against the scripted model server.
 
 async function modelServer(t: TestContext, text = "Done."): Promise<ModelServer> {
-  const server = await startModelServer({ script: () => ({ text }) });
+  // The gated Review approves; every other run answers `text`.
+  const server = await startModelServer({
+    script: (req) =>
+      asksForVerdict(req) ? structuredOutputTurn({ verdict: "approve" }) : { text },
+  });
   t.onTestFinished(() => server.close());
   return server;
 }
@@ -224,14 +230,7 @@ async function claudeJob(r: Rig, server: ModelServer, overrides: Partial<ActionJ
   });
 }
 
-async function storeSessions(workspace: string) {
-  const store = await SessionStore.open({ dir: path.join(workspace, ".ai", "sessions") });
-  try {
-    return await store.issueSessions(ISSUE);
-  } finally {
-    await store.close();
-  }
-}
+const storeSessions = (workspace: string) => workspaceSessions(workspace, ISSUE);
 
 async function treeText(dir: string): Promise<string> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });

@@ -12,7 +12,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Session, SessionStore } from "@miyabi/core";
 import { node24Path } from "@miyabi/node24";
+import type { RecordedRequest } from "@miyabi/testkit";
 import YAML from "yaml";
 import { sh } from "./git.js";
 
@@ -278,4 +280,23 @@ export function errorAnnotations(stdout: string): string[] {
 export async function removeScratch(): Promise<void> {
   if (scratch) await rm(scratch, { recursive: true, force: true });
   scratch = undefined;
+}
+
+/**
+ * Whether a model request offers the StructuredOutput tool: the run is a gated step's (the
+ * default pipeline's Review), which must end with a verdict.
+ */
+export function asksForVerdict(req: RecordedRequest): boolean {
+  const tools = (req.body as { tools?: { name?: string }[] } | undefined)?.tools ?? [];
+  return tools.some((t) => t.name === "StructuredOutput");
+}
+
+/** The issue's sessions in the store a job left in its workspace (the default store-path). */
+export async function workspaceSessions(workspace: string, issue: number): Promise<Session[]> {
+  const store = await SessionStore.open({ dir: path.join(workspace, ".ai", "sessions") });
+  try {
+    return await store.issueSessions(issue);
+  } finally {
+    await store.close();
+  }
 }

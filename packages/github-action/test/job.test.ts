@@ -414,6 +414,7 @@ describe("a phase that runs", () => {
       summary: "codegen done",
       "pull-request-url": "",
       "pull-request-number": "",
+      "issue-number": "7",
     });
     expect(j.outputs).toEqual(outputs);
     expect([...w.cache.entries.keys()]).toEqual([outputs["cache-key"]]);

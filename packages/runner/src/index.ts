@@ -9,12 +9,22 @@ export {
 } from "./internal/budget.js";
 export {
   ClaudeNotFoundError,
+  GateVerdictError,
   HandoffError,
   PipelineConfigError,
   SandboxUnavailableError,
   WorktreeError,
 } from "./internal/errors.js";
 export { findOnPath, resolveClaude } from "./internal/executable.js";
+export {
+  findingsFeedback,
+  GATE_PURPOSE_PREFIX,
+  type Gate,
+  GateSchema,
+  type GateState,
+  gateRounds,
+  gateTarget,
+} from "./internal/gate.js";
 export { type GitOptions, type GitResult, git, tryGit } from "./internal/git.js";
 export { type HandoffRunOptions, handoffAndRun } from "./internal/handoff.js";
 export {

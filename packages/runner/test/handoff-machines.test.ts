@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { structuredOutputTurn } from "@miyabi/testkit";
 import { describe, expect, it } from "vitest";
 import { messagesOf, type Rig, rig, turns } from "./helpers.js";
 
@@ -28,7 +29,10 @@ async function runStep(r: Rig, machine: string, step: string) {
 
 describe("handoff between machines", () => {
   it("resumes CodeGen's conversation in another process with another HOME via the store", async () => {
-    const r = await rig([{ text: "codegen remembered fact: blue-42" }, { text: "reviewed" }]);
+    const r = await rig([
+      { text: "codegen remembered fact: blue-42" },
+      structuredOutputTurn({ verdict: "approve" }),
+    ]);
     await r.store.close();
     const [codegen] = await runStep(r, "machine-1", "codegen");
     // Machine 2 has never seen the conversation: only the store carries it.
@@ -43,7 +47,10 @@ describe("handoff between machines", () => {
   });
 
   it("falls back to a fresh conversation with the earlier results when the transcript is gone", async () => {
-    const r = await rig([{ text: "codegen summary: wrote add.ts" }, { text: "reviewed fresh" }]);
+    const r = await rig([
+      { text: "codegen summary: wrote add.ts" },
+      structuredOutputTurn({ verdict: "approve" }),
+    ]);
     await r.store.close();
     const [codegen] = await runStep(r, "machine-1", "codegen");
     await fs.rm(path.join(r.storeDir, "transcripts"), { recursive: true });

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Session } from "@miyabi/core";
-import type { RecordedRequest } from "@miyabi/testkit";
+import { type RecordedRequest, structuredOutputTurn } from "@miyabi/testkit";
 import { describe, expect, it } from "vitest";
 import {
   budgetStatus,
@@ -25,6 +25,8 @@ function agentsModel(state: { failReview?: boolean } = {}) {
     const agent = /You are (\w+)/.exec(prompt)?.[1] ?? "someone";
     if (agent === "ReviewAgent" && state.failReview)
       return { error: { status: 500, message: "review overload" } };
+    // The review gate's verdict: Review ends by handing it over.
+    if (agent === "ReviewAgent") return structuredOutputTurn({ verdict: "approve" });
     return { text: `${agent} says hi` };
   };
 }

@@ -1,8 +1,12 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import { structuredOutputTurn } from "@miyabi/testkit";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_PIPELINE, PipelineSchema, type ProgressEvent, runPipeline } from "../src/index.js";
 import { issue, messagesOf, phase, pidAlive, rig, turns } from "./helpers.js";
+
+/** The Review step is gated: it ends by handing over a verdict. */
+const APPROVE = structuredOutputTurn({ verdict: "approve" });
 
 describe("runPhase with the real Claude Code CLI", () => {
   it("records Claude's session id, turns, cost and result, and the raw stream in the log", async () => {
@@ -106,7 +110,7 @@ describe("runPhase with the real Claude Code CLI", () => {
   });
 
   it("forks to a new Claude session id that keeps the history", async () => {
-    const r = await rig([{ text: "codegen says hi" }, { text: "review" }, { text: "forked test" }]);
+    const r = await rig([{ text: "codegen says hi" }, APPROVE, { text: "forked test" }]);
     const { outcomes } = await runPipeline({
       store: r.store,
       issue,
@@ -122,7 +126,7 @@ describe("runPhase with the real Claude Code CLI", () => {
   });
 
   it("runs the four-phase pipeline into one lineage", async () => {
-    const r = await rig([{ text: "code" }, { text: "review" }, { text: "tests" }, { text: "pr" }]);
+    const r = await rig([{ text: "code" }, APPROVE, { text: "tests" }, { text: "pr" }]);
     const { outcomes } = await runPipeline({
       store: r.store,
       issue,
@@ -146,7 +150,7 @@ describe("runPhase with the real Claude Code CLI", () => {
     ]);
     expect(lineage[3]?.context.previousResults.map((p) => p.summary)).toEqual([
       "code",
-      "review",
+      '{"verdict":"approve"}',
       "tests",
     ]);
     expect(await r.store.issueHead(42)).toMatchObject({ id: last });

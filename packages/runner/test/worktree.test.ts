@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { structuredOutputTurn } from "@miyabi/testkit";
 import { execa } from "execa";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_PIPELINE, runPhase, WorktreeError } from "../src/index.js";
@@ -725,7 +726,7 @@ describe("phases in an issue worktree (real Claude Code CLI)", () => {
             },
           ],
         };
-      return { text: "Reviewed notes.txt" };
+      return structuredOutputTurn({ verdict: "approve" });
     });
     await makeRepo(r.repo);
     const wt = await ensureIssueWorktree({ repoDir: r.repo, issueNumber: 42 });

@@ -117,6 +117,14 @@ export interface ModelServer {
 /** Text answered once the scripted turns are used up. */
 export const EXHAUSTED_TEXT = "done";
 
+/**
+ * A turn handing `input` over through the `StructuredOutput` tool the CLI adds for
+ * `--json-schema` (a review gate's verdict): the CLI validates it and ends the run.
+ */
+export function structuredOutputTurn(input: unknown): ScriptedTurn {
+  return { toolUses: [{ name: "StructuredOutput", input }] };
+}
+
 const DEFAULT_ERROR_TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",

@@ -15,6 +15,7 @@ import {
   resolveSettings,
   runPipeline,
   runSession,
+  sanitizeUserText,
   sessionCommitter,
 } from "@miyabi/runner";
 import type { PipelineFlags, RunFlags } from "./agent-commands.js";
@@ -41,6 +42,8 @@ export function claudeSettings(flags: ClaudeFlags): ClaudeSettings {
 
 /** The pipeline stopped before a phase because the issue's budget is spent. */
 const OVER_BUDGET_EXIT = 3;
+/** The review gate ran out of rounds: a person decides (README, exit codes). */
+const NEEDS_HUMAN_EXIT = 4;
 
 /** Shell convention for a process ended by a signal: 128 + its number (130 for Ctrl-C). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -215,7 +218,7 @@ export async function pipelineCommand(ctx: CommandContext, o: PipelineFlags): Pr
   const body = o.bodyFile ? await fs.readFile(o.bodyFile, "utf8") : o.body;
   const progress = printer(ctx);
   const interrupt = interruption(ctx);
-  const { outcomes, done, overBudget }: PipelineRun = await withStore(
+  const { outcomes, done, overBudget, needsHuman }: PipelineRun = await withStore(
     ctx,
     { create: true, repo: o.repo },
     async (store) => {
@@ -256,6 +259,20 @@ export async function pipelineCommand(ctx: CommandContext, o: PipelineFlags): Pr
       `Spent $${overBudget.spentUsd.toFixed(4)} of the $${(overBudget.budgetUsd ?? 0).toFixed(4)} budget for issue #${o.issue}, so no phase was started; raise --budget-usd to continue.`,
     );
     ctx.exitCode = OVER_BUDGET_EXIT;
+  } else if (needsHuman) {
+    // Agent-written: one line per finding, control characters out.
+    const findings = needsHuman.findings.map((f) => {
+      const where = f.file ? `${f.file}${f.line === undefined ? "" : `:${f.line}`}: ` : "";
+      return `  - ${sanitizeUserText(where + f.message).replace(/\s+/g, " ")}`;
+    });
+    ctx.hint(
+      [
+        `The review gate still asks for changes after ${needsHuman.maxRounds} round(s); a person must decide. Open findings:`,
+        ...findings,
+        "Fix them and run the review step again (--from review), or raise the step's gate.maxRounds.",
+      ].join("\n"),
+    );
+    ctx.exitCode = NEEDS_HUMAN_EXIT;
   } else if (wt) ctx.hint(nextSteps(wt.branch, repoDir, o.issue));
 }
 

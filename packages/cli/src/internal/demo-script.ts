@@ -1,5 +1,9 @@
 import path from "node:path";
-import type { ModelScript, ScriptedTurn } from "@miyabi/testkit/model-server";
+import {
+  type ModelScript,
+  type ScriptedTurn,
+  structuredOutputTurn,
+} from "@miyabi/testkit/model-server";
 
 export const DEMO_ISSUE = {
   number: 1,
@@ -74,7 +78,12 @@ export function demoScript(workdir: () => string): ModelScript {
       .map((t) => /in the "(\w+)" phase/.exec(t)?.[1])
       .find((p) => p !== undefined);
     const plan = work[phase ?? ""] ?? { summary: "Nothing to do in this phase." };
-    if (hasToolResult(users.at(-1)) || !plan.tool) return { text: plan.summary };
+    if (hasToolResult(users.at(-1)) || !plan.tool) {
+      // The Review step is gated: it ends by handing over its verdict, with its words.
+      return phase === "Review"
+        ? { text: plan.summary, ...structuredOutputTurn({ verdict: "approve" }) }
+        : { text: plan.summary };
+    }
     return {
       toolUses: plan.tool.map((t) => ({
         ...t,

@@ -14,6 +14,8 @@ export const DONE_LABEL = "miyabi:done";
 export const FAILED_LABEL = "miyabi:failed";
 export const PARTIAL_LABEL = "miyabi:partial";
 export const OVER_BUDGET_LABEL = "miyabi:over-budget";
+/** The review gate ran out of rounds: a person decides. */
+export const NEEDS_HUMAN_LABEL = "miyabi:needs-human";
 const NEEDS_ISSUES_WRITE = "(the github-token needs issues: write)";
 
 export const stateLabel = (step: PipelineStep) => `miyabi:${step.id}`;
@@ -58,6 +60,7 @@ export class IssueStatus {
       FAILED_LABEL,
       PARTIAL_LABEL,
       OVER_BUDGET_LABEL,
+      NEEDS_HUMAN_LABEL,
     ]);
     await bestEffort(log, `set the label ${target} ${NEEDS_ISSUES_WRITE}`, async () => {
       for (const label of [...this.#labels]) {

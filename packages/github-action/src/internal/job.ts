@@ -30,12 +30,14 @@ import {
   UnknownPhaseError,
 } from "./errors.js";
 import { redactExits } from "./exits.js";
+import { type GateHold, gateHold } from "./gate-hold.js";
 import type { ActionInputs } from "./inputs.js";
 import { promptComments } from "./issue-comments.js";
 import {
   DONE_LABEL,
   FAILED_LABEL,
   IssueStatus,
+  NEEDS_HUMAN_LABEL,
   OVER_BUDGET_LABEL,
   PARTIAL_LABEL,
   stateLabel,
@@ -357,6 +359,7 @@ async function runRequested(
     const store = await SessionStore.open({ dir: places.storeDir });
     let ran: Ran | undefined;
     let spent: BudgetStatus | undefined;
+    let hold: GateHold | undefined;
     let issue = eventIssue;
     let published: Published = {};
     let closeError: unknown;
@@ -367,8 +370,22 @@ async function runRequested(
           `Merged a parallel job's store: ${merged.added.length} sessions added, ${merged.updated.length} updated, ${merged.conflicts.length} conflicts.`,
         );
       }
-      const step =
-        requested ?? (await o.runner.issueStanding({ store, pipeline, issueNumber })).next;
+      // A step a maintainer names by comment, review or dispatch runs whatever the issue's
+      // standing; the labelled run's chained jobs and requests for "the next" consult it.
+      const standing =
+        requested === undefined || request.kind === "label"
+          ? await o.runner.issueStanding({ store, pipeline, issueNumber })
+          : undefined;
+      hold = standing
+        ? gateHold({
+            request,
+            requested,
+            standing,
+            issueNumber,
+            triggerPhrase: inputs.triggerPhrase,
+          })
+        : undefined;
+      const step = hold ? null : (requested ?? standing?.next ?? null);
       // Summed before each phase: a phase's cost is only known once it ran.
       const budget = budgetStatus({
         spentUsd: recordedCostUsd(await store.issueSessions(issueNumber)),
@@ -428,7 +445,10 @@ async function runRequested(
           }),
         );
       } else {
-        log.notice(`Skipped: every phase of "${pipeline.name}" has run for issue #${issueNumber}.`);
+        log.notice(
+          hold?.message ??
+            `Skipped: every phase of "${pipeline.name}" has run for issue #${issueNumber}.`,
+        );
       }
     } finally {
       // A failing close must not skip the save and the report of a phase that ran.
@@ -441,7 +461,12 @@ async function runRequested(
       if (closeError !== undefined) throw closeError;
       if (spent)
         return await reportOverBudget(o, { issueNumber, pipeline, status, spent, restored });
-      const outputs = { ...EMPTY_OUTPUTS, "cache-key": restored.key ?? "" };
+      const outputs: PhaseOutputs = {
+        ...EMPTY_OUTPUTS,
+        status: hold?.status ?? EMPTY_OUTPUTS.status,
+        "cache-key": restored.key ?? "",
+        "issue-number": String(issueNumber),
+      };
       o.setOutputs(outputs);
       return outputs;
     }
@@ -496,6 +521,7 @@ async function reportOverBudget(
     ...EMPTY_OUTPUTS,
     status: "over-budget",
     "cache-key": f.restored.key ?? "",
+    "issue-number": String(f.issueNumber),
   };
   o.setOutputs(outputs);
   try {
@@ -682,8 +708,15 @@ async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs>
       ? new PartialPhaseError(ran.step.id, deniedCalls(ran.mine))
       : undefined;
   const errors = [phaseError, ...afterPhase].filter((e) => e !== undefined);
+  const gate = ran.outcome?.gate?.verdict === "changes" ? ran.outcome.gate : undefined;
   const status: JobStatus =
-    errors.length > 0 ? "failed" : published.nothingToPropose ? "nothing to propose" : ran.status;
+    errors.length > 0
+      ? "failed"
+      : gate?.exhausted
+        ? "needs-human"
+        : published.nothingToPropose
+          ? "nothing to propose"
+          : ran.status;
   // A partial phase stops the pipeline (the job fails, so `needs` holds the next job back),
   // but it is told as partial, not as failed.
   if (partial && errors.length === 0) errors.push(partial);
@@ -701,6 +734,7 @@ async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs>
     pullRequest: published.pullRequest,
     notes: f.notes,
     artifact: f.kept.name ? { name: f.kept.name, sealed: f.kept.sealed ?? false } : undefined,
+    gate,
   });
   const outputs = phaseOutputs({
     status,
@@ -709,6 +743,7 @@ async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs>
     next,
     cacheKey: saved.key ?? "",
     pullRequest: published.pullRequest,
+    issueNumber: f.issueNumber,
   });
   o.setOutputs(outputs);
   try {
@@ -722,9 +757,11 @@ async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs>
       ? FAILED_LABEL
       : status === "partial"
         ? PARTIAL_LABEL
-        : next
-          ? stateLabel(next)
-          : DONE_LABEL;
+        : status === "needs-human"
+          ? NEEDS_HUMAN_LABEL
+          : next
+            ? stateLabel(next)
+            : DONE_LABEL;
   await f.status.setLabel(f.pipeline, label);
   for (const extra of errors.slice(1)) o.log.warning(messageOf(extra));
   if (errors.length > 0) throw errors[0];

@@ -15,6 +15,8 @@ export interface PhaseOutputs {
   summary: string;
   "pull-request-url": string;
   "pull-request-number": string;
+  /** The issue the job worked on: a comment or review on the pull request names only that. */
+  "issue-number": string;
 }
 
 export const EMPTY_OUTPUTS: PhaseOutputs = {
@@ -30,6 +32,7 @@ export const EMPTY_OUTPUTS: PhaseOutputs = {
   summary: "",
   "pull-request-url": "",
   "pull-request-number": "",
+  "issue-number": "",
 };
 
 /** The output names, in action.yml's order. */
@@ -54,6 +57,7 @@ export interface OutputFacts {
   next: PipelineStep | null;
   cacheKey: string;
   pullRequest?: { number: number; url: string };
+  issueNumber: number;
 }
 
 export function phaseOutputs(f: OutputFacts): PhaseOutputs {
@@ -79,5 +83,6 @@ export function phaseOutputs(f: OutputFacts): PhaseOutputs {
       .join("\n\n"),
     "pull-request-url": f.pullRequest?.url ?? "",
     "pull-request-number": f.pullRequest ? String(f.pullRequest.number) : "",
+    "issue-number": String(f.issueNumber),
   };
 }

@@ -1,4 +1,5 @@
 import { fencedText, renderIssueReport, type Session } from "@miyabi/core";
+import type { GateState } from "@miyabi/runner";
 
 /**
  * How a job ended, told as it is: `success`; `partial` (the agents finished but some of their
@@ -6,7 +7,8 @@ import { fencedText, renderIssueReport, type Session } from "@miyabi/core";
  * `nothing to propose` (the pipeline ended without a change to open a pull request for);
  * `skipped` (the event or the pipeline's state asked for no phase); `refused` (the event
  * asked for a phase it may not start: a fork, a bot not allowed); `over-budget` (the issue's
- * recorded cost reached budget-usd, so no phase started).
+ * recorded cost reached budget-usd, so no phase started); `needs-human` (the review gate still
+ * asks for changes after its last round: a person decides).
  */
 export type JobStatus =
   | "success"
@@ -15,7 +17,8 @@ export type JobStatus =
   | "nothing to propose"
   | "skipped"
   | "refused"
-  | "over-budget";
+  | "over-budget"
+  | "needs-human";
 
 /** What one job did, for the job summary and the issue's progress comment. */
 export interface PhaseReport {
@@ -39,6 +42,8 @@ export interface PhaseReport {
   runUrl: string;
   /** The pull request the job opened or updated. */
   pullRequest?: { number: number; url: string };
+  /** The review gate's verdict when this job ran a gated step and it asks for changes. */
+  gate?: Extract<GateState, { verdict: "changes" }>;
 }
 
 /** The hidden line that identifies the progress comment of an issue, whoever posted it. */
@@ -56,16 +61,31 @@ function headline(report: PhaseReport): string {
     skipped: "was skipped",
     refused: "was refused",
     "over-budget": "did not start: the issue's budget is spent",
+    "needs-human": "still asks for changes after the review gate's last round",
   }[report.status];
   const next =
     report.status === "failed"
       ? "the pipeline stopped"
-      : report.next
-        ? `next: **${report.next}**`
-        : report.status === "nothing to propose"
-          ? "no pull request was opened"
-          : "the pipeline is done";
+      : report.status === "needs-human"
+        ? "a person must decide (label `miyabi:needs-human`)"
+        : report.next
+          ? `next: **${report.next}**`
+          : report.status === "nothing to propose"
+            ? "no pull request was opened"
+            : "the pipeline is done";
   return `${step} ${verb}; ${next}. ([run](${report.runUrl}))`;
+}
+
+/** The findings of a `changes` verdict: agent-written, so fenced like every agent text. */
+function gateSection(gate: Extract<GateState, { verdict: "changes" }>): string {
+  const title = gate.exhausted
+    ? `**Open findings** (the review gate used its ${gate.maxRounds} round${gate.maxRounds === 1 ? "" : "s"}):`
+    : `**The review asks for changes** (review-gate round ${gate.rounds + 1} of ${gate.maxRounds} goes back to CodeGen):`;
+  const lines = gate.findings.map((f) => {
+    const where = f.file ? `${f.file}${f.line === undefined ? "" : `:${f.line}`}: ` : "";
+    return `- ${where}${f.message.replace(/\s*\n\s*/g, " ")}`;
+  });
+  return `${title}\n\n${fencedText(lines.join("\n"))}`;
 }
 
 /**
@@ -79,6 +99,7 @@ export function renderReport(report: PhaseReport): string {
     lead.push(`Pull request: [#${report.pullRequest.number}](${report.pullRequest.url})`);
   }
   if (report.detail) lead.push(fencedText(report.detail));
+  if (report.gate) lead.push(gateSection(report.gate));
   if (report.notes && report.notes.length > 0) {
     lead.push(report.notes.map((note) => `> [!WARNING]\n> ${note}`).join("\n\n"));
   }

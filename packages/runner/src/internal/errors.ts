@@ -44,3 +44,20 @@ export class SandboxUnavailableError extends MiyabiError {
     );
   }
 }
+
+/**
+ * A gated step's session finished without a verdict the gate can read (its log is gone, say,
+ * after a store came back without logs).
+ */
+export class GateVerdictError extends MiyabiError {
+  readonly sessionId: string;
+
+  constructor(sessionId: string, reason: string, options?: { cause?: unknown }) {
+    super(
+      "GATE_VERDICT_UNREADABLE",
+      `The review gate cannot read the verdict of session ${sessionId}: ${reason}. Run the review step again (name it) to get a new verdict.`,
+      options,
+    );
+    this.sessionId = sessionId;
+  }
+}

@@ -1,5 +1,6 @@
 import type { AgentResult, Session, SessionStore } from "@miyabi/core";
 import { type BudgetStatus, budgetStatus, recordedCostUsd } from "./budget.js";
+import { type GateState, gateNext, readGate, verdictProblem } from "./gate.js";
 import type { PipelineStep } from "./pipeline.js";
 import {
   type PhasePlan,
@@ -10,6 +11,7 @@ import {
 } from "./plan.js";
 import { feedbackPrompt, findPromptTemplate, renderPrompt } from "./prompts.js";
 import { runSession } from "./session-run.js";
+import { VERDICT_INSTRUCTIONS } from "./verdict.js";
 import { type CommitResult, sessionCommitter } from "./worktree.js";
 
 export interface PhaseOutcome {
@@ -22,8 +24,14 @@ export interface PhaseOutcome {
    * denied (their sessions are Completed with outcome `partial`); `failed`: an agent failed.
    */
   status: "completed" | "partial" | "failed";
-  /** The step after this one: where the pipeline goes on (null after a failure or the last). */
+  /**
+   * Where the pipeline goes on: the step after this one, or the CodeGeneration step the review
+   * gate hands back to; null after a failure, after the last step, or when the gate ran out of
+   * rounds.
+   */
   next: PipelineStep | null;
+  /** A gated step's verdict (when every agent finished). */
+  gate?: GateState;
 }
 
 /**
@@ -49,8 +57,7 @@ async function inheritedResults(
 /** Record the planned sessions; returns their ids in the order of `plan.agents`. */
 async function recordSessions(options: RunPhaseOptions, plan: PhasePlan): Promise<string[]> {
   const { store, issue } = options;
-  const { step, start } = plan;
-  const purpose = `${step.phase} for #${issue.number}: ${issue.title}`.slice(0, 300);
+  const { step, start, purpose } = plan;
   if (start.kind === "retry") {
     const ids: string[] = [];
     for (const failed of start.failed) ids.push(await store.retry(failed.id));
@@ -123,18 +130,22 @@ async function runAgent(
       issue,
       previousResults: [...session.context.previousResults, ...earlier],
       template,
-      feedback: options.feedback,
+      feedback: plan.feedback,
     });
+  // After the task (and any template): how a gated step hands its verdict over.
+  const gated = (text: string) => (plan.gate ? `${text}\n\n${VERDICT_INSTRUCTIONS}` : text);
   return runSession({
     store,
     sessionId,
     executable: plan.executable,
     // A resumed conversation of this same step already holds the task: the feedback is enough.
-    prompt:
-      options.continueFrom === "step" && options.feedback !== undefined
-        ? feedbackPrompt(options.feedback)
+    prompt: gated(
+      plan.continueFrom === "step" && plan.feedback !== undefined
+        ? feedbackPrompt(plan.feedback)
         : prompt(),
-    freshPrompt: prompt,
+    ),
+    freshPrompt: () => gated(prompt()),
+    check: plan.gate ? verdictProblem : undefined,
     settings: plan.settings,
     cwd: plan.cwd,
     mode: agent.mode,
@@ -168,13 +179,23 @@ export async function runPhase(options: RunPhaseOptions): Promise<PhaseOutcome> 
   const partial = sessions.some((s) => s.result?.outcome === "partial");
   const status = failed ? "failed" : partial ? "partial" : "completed";
   const steps = options.pipeline.steps;
-  return {
+  const outcome: PhaseOutcome = {
     step: plan.step,
     parentSessionId: parentOf(plan),
     sessions,
     status,
     next: failed ? null : (steps[steps.indexOf(plan.step) + 1] ?? null),
   };
+  if (failed || !plan.gate) return outcome;
+  const gate = await readGate({
+    store: options.store,
+    gate: plan.gate,
+    sessions,
+    issueNumber: options.issue.number,
+  });
+  // A verdict that passed the run's check cannot be missing unless the log broke meanwhile.
+  if (gate.verdict === "missing") return { ...outcome, status: "failed", next: null, gate };
+  return { ...outcome, gate, next: gateNext(options.pipeline, plan.step, gate) };
 }
 
 export interface RunPipelineOptions extends Omit<RunPhaseOptions, "step" | "plan" | "issueBudget"> {
@@ -194,6 +215,8 @@ export interface PipelineRun {
   done: boolean;
   /** Set when the run stopped before a phase because the issue's budget is spent. */
   overBudget?: BudgetStatus;
+  /** Set when the review gate ran out of rounds: its open findings, for a person. */
+  needsHuman?: Extract<GateState, { verdict: "changes" }>;
 }
 
 /**
@@ -211,11 +234,18 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       budgetUsd: options.budgetUsd,
     });
     const plan = await planPhase({ ...options, step, issueBudget });
-    if (plan.done) return { outcomes, done: true };
+    if (plan.done) {
+      return plan.gate
+        ? { outcomes, done: false, needsHuman: plan.gate }
+        : { outcomes, done: true };
+    }
     if (issueBudget.state === "spent") return { outcomes, done: false, overBudget: issueBudget };
     const outcome = await runPhase({ ...options, step, plan, issueBudget });
     outcomes.push(outcome);
     if (outcome.status !== "completed") return { outcomes, done: false };
+    if (outcome.gate?.verdict === "changes" && outcome.gate.exhausted) {
+      return { outcomes, done: false, needsHuman: outcome.gate };
+    }
     if (!outcome.next) return { outcomes, done: true };
     step = outcome.next.id;
   }

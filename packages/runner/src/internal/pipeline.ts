@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import { PhaseSchema, type Session } from "@miyabi/core";
 import { z } from "zod";
 import { PipelineConfigError } from "./errors.js";
+import { GateSchema } from "./gate.js";
 import { HandoffModeSchema } from "./settings.js";
 
 const agentName = z
@@ -30,6 +31,11 @@ const StepInputSchema = z
     maxBudgetUsd: z.number().positive().optional(),
     model: z.string().optional(),
     appendSystemPrompt: z.string().optional(),
+    /**
+     * Review gate: the step ends with a verdict; `changes` hands its findings back to the
+     * CodeGeneration step before it (see gate.ts).
+     */
+    gate: GateSchema.optional(),
   })
   .refine((s) => (s.agent === undefined) !== (s.agents === undefined), {
     message: "give exactly one of agent or agents",
@@ -61,7 +67,14 @@ export const PipelineSchema = z
   })
   .refine((p) => new Set(p.steps.map((s) => s.id)).size === p.steps.length, {
     message: "step ids must be unique",
-  });
+  })
+  .refine(
+    (p) =>
+      p.steps.every(
+        (s, i) => !s.gate || p.steps.slice(0, i).some((b) => b.phase === "CodeGeneration"),
+      ),
+    { message: "a step with a gate needs a CodeGeneration step before it to hand changes back to" },
+  );
 
 export type PipelineStep = z.output<typeof StepInputSchema>;
 export type PipelineDefinition = z.output<typeof PipelineSchema>;
@@ -107,6 +120,7 @@ export const DEFAULT_PIPELINE: PipelineDefinition = PipelineSchema.parse({
       allowedTools: [...READ_ONLY, "Edit"],
       maxTurns: 20,
       timeoutMinutes: 20,
+      gate: { maxRounds: 2 },
     },
     {
       id: "test",

@@ -3,8 +3,16 @@ import path from "node:path";
 import { type AgentResult, MiyabiError, type Session, type SessionStore } from "@miyabi/core";
 import { checkSandbox } from "./agent.js";
 import { type BudgetStatus, phaseBudgetUsd } from "./budget.js";
-import { WorktreeError } from "./errors.js";
+import { GateVerdictError, WorktreeError } from "./errors.js";
 import { resolveClaude } from "./executable.js";
+import {
+  findingsFeedback,
+  type Gate,
+  type GateState,
+  gateNext,
+  gatePurpose,
+  readGate,
+} from "./gate.js";
 import { findStep, type PipelineDefinition, type PipelineStep, stepOf } from "./pipeline.js";
 import type { IssueData } from "./prompts.js";
 import type { ProgressEvent } from "./session-run.js";
@@ -14,6 +22,7 @@ import {
   mergeSettings,
   type ResolvedClaudeSettings,
 } from "./settings.js";
+import { verdictArgs } from "./verdict.js";
 
 export interface RunPhaseOptions {
   store: SessionStore;
@@ -93,18 +102,30 @@ export interface PhasePlan {
   source: Session | null;
   agents: PlannedAgent[];
   executable: string;
-  /** Merged once: step < pipeline defaults < inputs and flags. */
+  /** Merged once: step < pipeline defaults < inputs and flags (a gate's verdict args added). */
   settings: ResolvedClaudeSettings;
+  /** Feedback for every agent: the caller's, or on a review-gate round the gate's findings. */
+  feedback: string | undefined;
+  /** `step`: the agents continue this step's own conversation and get only the feedback. */
+  continueFrom: "previous" | "step";
+  /** What the new sessions record as their purpose (a gate round names itself here). */
+  purpose: string;
+  /** The step's review gate: its agents end with a verdict. */
+  gate: Gate | undefined;
   /** Absolute directory the agents run in. */
   cwd: string;
   /** What the sessions record as worktree_path. */
   worktreePath: string;
 }
 
-/** Every step of the pipeline has run and none was asked for: nothing to do. */
+/**
+ * Nothing to run unless a step is asked for: every step of the pipeline has run, or the review
+ * gate ran out of rounds (`gate`: its open findings, for a person).
+ */
 export interface PipelineDone {
   done: true;
   head: Session;
+  gate?: Extract<GateState, { verdict: "changes" }>;
 }
 
 /**
@@ -129,8 +150,13 @@ export interface IssueStanding {
   head: Session | null;
   /** Its step's sessions that still count (see standingGroup); empty without a head. */
   group: Session[];
-  /** The step that runs next unless another is asked for; null when the pipeline is done. */
+  /**
+   * The step that runs next unless another is asked for; null when the pipeline is done or
+   * its review gate ran out of rounds.
+   */
   next: PipelineStep | null;
+  /** The verdict when the issue stands at a gated step whose agents all finished. */
+  gate?: GateState;
 }
 
 /**
@@ -162,6 +188,10 @@ export async function issueStanding(args: {
     );
   }
   if (failed) return { head, group, next: current };
+  if (current.gate) {
+    const gate = await readGate({ store, gate: current.gate, sessions: group, issueNumber });
+    return { head, group, gate, next: gateNext(pipeline, current, gate) };
+  }
   return { head, group, next: pipeline.steps[pipeline.steps.indexOf(current) + 1] ?? null };
 }
 
@@ -226,11 +256,34 @@ export async function planPhase(
   const standing = await issueStanding({ store, pipeline, issueNumber: issue.number });
   const { head, group } = standing;
   const step = options.step === undefined ? standing.next : requireStep(pipeline, options.step);
-  if (!step) return { done: true, head: head as Session };
+  const gate = standing.gate;
+  if (!step) {
+    if (gate?.verdict === "missing") throw new GateVerdictError(gate.sessionId, gate.reason);
+    return { done: true, head: head as Session, ...(gate?.verdict === "changes" ? { gate } : {}) };
+  }
   const merged = mergeSettings({ step, defaults: pipeline.defaults, settings: options.claude });
-  const settings = options.issueBudget
+  const budgeted = options.issueBudget
     ? { ...merged, maxBudgetUsd: phaseBudgetUsd(merged.maxBudgetUsd, options.issueBudget) }
     : merged;
+  // After the user's arguments: the verdict is the gate's, whatever they add.
+  const settings = step.gate
+    ? { ...budgeted, extraArgs: [...budgeted.extraArgs, ...verdictArgs()] }
+    : budgeted;
+  // A gate round: CodeGen, after the gated step it hands back to asked for changes, unless the
+  // caller brings feedback of their own (a maintainer's comment or review wins).
+  // (With changes and rounds left, the standing's next step is the one the gate hands back to.)
+  const round =
+    gate?.verdict === "changes" &&
+    !gate.exhausted &&
+    options.feedback === undefined &&
+    step === standing.next
+      ? gate
+      : undefined;
+  const feedback = round ? findingsFeedback(round.findings) : options.feedback;
+  const continueFrom = round ? "step" : (options.continueFrom ?? "previous");
+  const purpose = round
+    ? gatePurpose(round.rounds + 1, round.findings.length)
+    : `${step.phase} for #${issue.number}: ${issue.title}`.slice(0, 300);
   // Before any session changes: a missing CLI or directory must cost nothing.
   const executable = await resolveClaude(
     settings.executable,
@@ -258,7 +311,7 @@ export async function planPhase(
     agents = step.agents.map((agent) => ({ agent, retryOf: null }));
   }
 
-  const ownConversation = options.continueFrom === "step";
+  const ownConversation = continueFrom === "step";
   const wanted: HandoffMode = ownConversation ? "resume" : (settings.mode ?? step.mode);
   // Two `--resume`s of one Claude session would interleave writes to one transcript.
   const mode: HandoffMode = wanted === "resume" && step.agents.length > 1 ? "fork" : wanted;
@@ -277,6 +330,10 @@ export async function planPhase(
     agents: agents.map((a) => ({ ...a, mode })),
     executable,
     settings,
+    feedback,
+    continueFrom,
+    purpose,
+    gate: step.gate,
     cwd,
     worktreePath: options.worktree ?? options.repoDir,
   };

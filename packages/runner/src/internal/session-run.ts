@@ -13,7 +13,7 @@ import { type AgentRun, prepareAgentRun } from "./agent.js";
 import { type ClaudeProcessResult, runClaudeProcess } from "./claude.js";
 import { redact, secretValues } from "./secrets.js";
 import type { HandoffMode, ResolvedClaudeSettings } from "./settings.js";
-import type { StreamEvent } from "./stream.js";
+import type { ResultLine, StreamEvent } from "./stream.js";
 import { restoreTranscript, saveTranscript } from "./transcripts.js";
 import type { CommitResult } from "./worktree.js";
 
@@ -49,6 +49,11 @@ export interface RunSessionOptions {
    * `wip` is null after a finished run, else why the run failed (a work-in-progress commit).
    */
   commit?: (wip: string | null) => Promise<CommitResult>;
+  /**
+   * For a run Claude finished: why it still does not count (a gated step without a verdict),
+   * or null. A reason fails the session with it.
+   */
+  check?: (result: ResultLine | undefined) => string | null;
 }
 
 const SUMMARY_LIMIT = 4000;
@@ -347,7 +352,10 @@ async function runAndRecord(
   const claudeSessionId = run.claudeSessionId ?? r?.session_id ?? null;
   // The result line is authoritative; the live lines count when the run ended without one.
   const denials = tallyDenials(r?.permission_denials?.map((d) => d.tool_name) ?? deniedTools);
-  const { outcome, error } = judge(run, settings, denials, logFile);
+  const judged = judge(run, settings, denials, logFile);
+  const problem = judged.error === null ? (options.check?.(r ?? undefined) ?? null) : null;
+  const { outcome, error } =
+    problem === null ? judged : { outcome: "failure" as const, error: problem };
   const agentSummary = (r?.result ?? run.lastText).slice(0, SUMMARY_LIMIT);
   const summary =
     outcome === "partial" ? `${agentSummary}\n\n${deniedNote(denials)}`.trim() : agentSummary;
