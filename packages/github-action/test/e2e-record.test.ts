@@ -21,6 +21,7 @@ import {
   startCacheServer,
   startGitHubStub,
   startModelServer,
+  structuredOutputTurn,
 } from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
 import { sealStore, storeArtifactName, unsealStore } from "../src/internal/store-artifact.js";
@@ -167,7 +168,8 @@ describe("action bundle: the store kept as a workflow artifact", () => {
     await r.evictCache();
     r.artifacts.startRun();
     const before = r.model.requests.length;
-    const review = await r.job([say("Reviewed: fine.")], {
+    // The gated Review approves with its verdict.
+    const review = await r.job([() => structuredOutputTurn({ verdict: "approve" })], {
       phase: "review",
       "store-key": STORE_KEY,
       "cache-key": codegen.outputs["cache-key"] ?? "",
