@@ -239,10 +239,11 @@ describe("the reusable workflow", () => {
         // biome-ignore lint/suspicious/noTemplateCurlyInString: a workflow expression, not JS
         expect(job.outputs?.["cache-key"], name).toBe("${{ steps.phase.outputs.cache-key }}");
       }
+      // actions: read finds the store's workflow artifact once the cache evicted the entry.
       const wanted =
         name === "deploy"
-          ? { contents: "write", issues: "write", "pull-requests": "write" }
-          : { contents: "write", issues: "write" };
+          ? { contents: "write", issues: "write", actions: "read", "pull-requests": "write" }
+          : { contents: "write", issues: "write", actions: "read" };
       expect(job.permissions, name).toEqual(wanted);
     }
   });

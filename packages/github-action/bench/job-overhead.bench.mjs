@@ -461,6 +461,8 @@ async function jobRun(i) {
       phase: "test",
       "cache-key": SEED_KEY,
       "claude-path": fakeClaude,
+      // The results-service URL is the cache stand-in's, which serves no artifacts.
+      "artifact-retention-days": "0",
     },
   });
   const times = path.join(workspace, AGENT_TIMES);

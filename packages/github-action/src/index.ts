@@ -21,6 +21,8 @@ export {
   PushRejectedError,
   SenderNotAllowedError,
   SessionsNotRestoredError,
+  StoreArtifactError,
+  type StoreArtifactErrorCode,
   StorePathError,
   TriggerRefusedError,
   UnknownPhaseError,
@@ -35,6 +37,11 @@ export {
   PINNED_CLAUDE_VERSION,
   parseInputs,
 } from "./internal/inputs.js";
+export {
+  MAX_COMMENT_CHARS,
+  type PromptComments,
+  promptComments,
+} from "./internal/issue-comments.js";
 export {
   type ActionEvent,
   OUTPUT_NAMES,
@@ -60,6 +67,7 @@ export type {
 } from "./internal/ports.js";
 export { patchPaths, refusedPath } from "./internal/protected-paths.js";
 export { pullRequestBody, upsertPullRequest } from "./internal/pull-request.js";
+export { checksNote, pushesWithWorkflowToken, pushTokenOf } from "./internal/push-token.js";
 export {
   commentMarker,
   type JobStatus,
@@ -75,8 +83,15 @@ export {
   STORE_LAYOUT,
 } from "./internal/safe-extract.js";
 export {
+  type ArtifactApi,
+  type ArtifactTransfer,
+  DEFAULT_STORE_ARTIFACT_RETENTION_DAYS,
+  type RepoArtifact,
+} from "./internal/store-artifact.js";
+export {
   issueKeyPrefix,
   type RunIdentity,
   saveKey,
   storePathIn,
 } from "./internal/store-cache.js";
+export type { KeptArtifact, StoreArtifacts } from "./internal/store-record.js";

@@ -83,3 +83,26 @@ it("the bundle is ASCII-only and minified", async () => {
     );
   }
 });
+
+it("loads @actions/artifact only on demand: the eager part (index.js and the chunks it imports) holds none of it", async () => {
+  const dist = await files(DIST);
+  const text = (name: string) => dist.get(name)?.toString("latin1") ?? "";
+  const eager = new Set<string>();
+  const visit = (name: string) => {
+    if (eager.has(name)) return;
+    eager.add(name);
+    // Static imports only (`import{...}from"./chunks/x.js"`); `import("...")` is on demand.
+    for (const [, target] of text(name).matchAll(/\bfrom"(\.\.?\/[^"]+)"/g)) {
+      visit(path.posix.join(path.posix.dirname(name), target ?? ""));
+    }
+  };
+  visit("index.js");
+  expect(eager.size).toBeGreaterThan(2);
+  for (const name of eager) expect(dist.has(name), name).toBe(true);
+  for (const name of eager) {
+    expect(text(name), name).not.toContain("results.api.v1.ArtifactService");
+  }
+  const onDemand = [...dist.keys()].filter((name) => name.startsWith("chunks/artifact-client-"));
+  expect(onDemand.filter((name) => name.endsWith(".js"))).toHaveLength(1);
+  expect(text("index.js")).toMatch(/import\("\.\/chunks\/artifact-client-[A-Z0-9]+\.js"\)/);
+});

@@ -180,7 +180,9 @@ export async function runAction(job: ActionJob): Promise<ActionResult> {
   const toolCache = path.join(runnerDir, "tool-cache");
   await mkdir(toolCache);
 
-  const inputs = { ...(await inputDefaults()), ...job.inputs };
+  // No store artifacts unless a test asks (and starts an artifact service stand-in): the
+  // results service URL points at the cache server, which serves no artifacts.
+  const inputs = { ...(await inputDefaults()), "artifact-retention-days": "0", ...job.inputs };
   const env: Record<string, string> = {
     // System tools only (tar and zstd for the cache): no `claude` or node_modules/.bin leaks in.
     PATH: "/usr/local/bin:/usr/bin:/bin",

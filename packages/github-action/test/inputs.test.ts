@@ -44,6 +44,10 @@ describe("parseInputs", () => {
       cacheKeyPrefix: "miyabi-sessions",
       mergeCacheKeys: [],
       githubToken: "t",
+      pushToken: undefined,
+      workflowToken: undefined,
+      storeKey: undefined,
+      artifactRetentionDays: 30,
       triggerLabels: ["miyabi"],
       triggerPhrase: "/miyabi",
       allowedBots: [],
@@ -61,6 +65,21 @@ describe("parseInputs", () => {
     expect(() => parseInputs({ "github-token": "t", push: "no" })).toThrow(
       'Input "push" is invalid: expected true or false.',
     );
+  });
+
+  it("reads the store's artifact settings and the push token", () => {
+    expect(
+      parseInputs({
+        "github-token": "t",
+        "push-token": " ghs_app\n",
+        "store-key": "0123456789abcdef",
+        "artifact-retention-days": "0",
+      }),
+    ).toMatchObject({
+      pushToken: "ghs_app",
+      storeKey: "0123456789abcdef",
+      artifactRetentionDays: 0,
+    });
   });
 
   it("trims values, which pasted secrets often need", () => {
@@ -94,6 +113,9 @@ describe("parseInputs", () => {
     [{ sandbox: "maybe" }, /Input "sandbox" is invalid: expected required, auto or off/],
     [{ "claude-version": "latest" }, /expected an exact version/],
     [{ "github-token": "" }, /Input "github-token" is invalid: it is empty/],
+    [{ "store-key": "short" }, /Input "store-key" is invalid: use at least 16 random characters/],
+    [{ "artifact-retention-days": "91" }, /at most 90 days/],
+    [{ "artifact-retention-days": "-1" }, /whole number of days \(0 keeps no artifact\)/],
   ])("names the input and the fix for %o", (raw, message) => {
     const error = (() => {
       try {

@@ -57,7 +57,13 @@ export {
   planPhase,
   type RunPhaseOptions,
 } from "./internal/plan.js";
-export { type IssueData, issueBlock, type PromptInput, renderPrompt } from "./internal/prompts.js";
+export {
+  type IssueCommentData,
+  type IssueData,
+  issueBlock,
+  type PromptInput,
+  renderPrompt,
+} from "./internal/prompts.js";
 export { isProtectedPath, PROTECTED_PATHS } from "./internal/protected.js";
 export { probeSandbox, type SandboxProbe } from "./internal/sandbox.js";
 export { sanitizeUserText } from "./internal/sanitize.js";

@@ -100,6 +100,8 @@ export interface StubRequest {
   path: string;
   query: Record<string, string>;
   body: unknown;
+  /** The Authorization header it carried: which token made the call. */
+  authorization?: string;
 }
 
 /** A reply served once, in place of the route's, to the next request that matches. */
@@ -237,6 +239,7 @@ async function handle(
     path: url.pathname,
     query: Object.fromEntries(url.searchParams),
     body: parsed.ok ? parsed.value : raw,
+    authorization: req.headers.authorization,
   });
   if (!req.headers.authorization?.trim()) {
     return send(res, {

@@ -56,10 +56,13 @@ export class UnknownPhaseError extends MiyabiError {
 }
 
 export class SessionsNotRestoredError extends MiyabiError {
-  constructor(what: string, keys: readonly string[]) {
+  constructor(what: string, keys: readonly string[], o: { artifactsSearched?: boolean } = {}) {
+    const artifacts = o.artifactsSearched
+      ? ", and the issue has no store artifact either (artifacts expire after artifact-retention-days)"
+      : "";
     super(
       "SESSIONS_NOT_RESTORED",
-      `${what} are not in the cache under ${keys.map((k) => `"${k}"`).join(", ")}: the entry may have been evicted or deleted, or the key mistyped. Only that exact entry will do; re-run the job that wrote it, or start the pipeline again from its first phase. Nothing was run.`,
+      `${what} are not in the cache under ${keys.map((k) => `"${k}"`).join(", ")}: the entry may have been evicted or deleted, or the key mistyped${artifacts}. Only that exact entry will do; re-run the job that wrote it, or start the pipeline again from its first phase. Nothing was run.`,
     );
   }
 }

@@ -2,6 +2,7 @@ import { BudgetUsdSchema, type HandoffMode } from "@miyabi/runner";
 import { z } from "zod";
 import { splitArgs } from "./args.js";
 import { ActionInputError, messageOf } from "./errors.js";
+import { DEFAULT_STORE_ARTIFACT_RETENTION_DAYS, MIN_STORE_KEY_LENGTH } from "./store-artifact.js";
 import { DEFAULT_TRIGGER_PHRASE } from "./triggers.js";
 
 /** The Claude Code CLI release the action installs when none is given or on PATH. */
@@ -102,6 +103,27 @@ export const ActionInputsSchema = z
     "github-token": input(
       z.string({ error: "it is empty; leave it unset to use the workflow's github.token" }),
     ),
+    "push-token": input(z.string().optional()),
+    // Hidden: action.yml defaults it to github.token, the one way to tell whether the token
+    // that pushed is the workflow's own (installation tokens of any App look alike).
+    "workflow-token": input(z.string().optional()),
+    "store-key": input(
+      z
+        .string()
+        .min(
+          MIN_STORE_KEY_LENGTH,
+          `use at least ${MIN_STORE_KEY_LENGTH} random characters, e.g. the output of \`openssl rand -base64 32\` kept as a secret`,
+        )
+        .optional(),
+    ),
+    "artifact-retention-days": input(
+      z
+        .string()
+        .regex(/^\d+$/, "expected a whole number of days (0 keeps no artifact)")
+        .transform(Number)
+        .pipe(z.number().int().min(0).max(90, "GitHub keeps artifacts at most 90 days"))
+        .default(DEFAULT_STORE_ARTIFACT_RETENTION_DAYS),
+    ),
     "trigger-labels": input(list.pipe(z.array(z.string()).min(1)).default(["miyabi"])),
     "trigger-phrase": input(
       z
@@ -155,6 +177,10 @@ export const ActionInputsSchema = z
     cacheKeyPrefix: raw["cache-key-prefix"],
     mergeCacheKeys: raw["merge-cache-keys"],
     githubToken: raw["github-token"],
+    pushToken: raw["push-token"],
+    workflowToken: raw["workflow-token"],
+    storeKey: raw["store-key"],
+    artifactRetentionDays: raw["artifact-retention-days"],
     triggerLabels: raw["trigger-labels"],
     triggerPhrase: raw["trigger-phrase"],
     allowedBots: raw["allowed-bots"],

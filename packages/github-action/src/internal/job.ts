@@ -32,6 +32,7 @@ import {
 import { redactExits } from "./exits.js";
 import { type GateHold, gateHold } from "./gate-hold.js";
 import type { ActionInputs } from "./inputs.js";
+import { promptComments } from "./issue-comments.js";
 import {
   DONE_LABEL,
   FAILED_LABEL,
@@ -44,8 +45,16 @@ import {
 import { EMPTY_OUTPUTS, goesOn, type PhaseOutputs, phaseOutputs } from "./outputs.js";
 import { type Published, prepareWork, publishWork, snapshotTrusted } from "./phase-work.js";
 import type { Cache, GitHubApi, Logger, Runner, Summary } from "./ports.js";
+import { checksNote, pushTokenOf } from "./push-token.js";
 import { type JobStatus, renderReport } from "./report.js";
 import { type RunIdentity, restoreStore, type StorePlaces, saveStore } from "./store-cache.js";
+import {
+  artifactFallback,
+  type KeptArtifact,
+  keepStoreArtifact,
+  restoredNote,
+  type StoreArtifacts,
+} from "./store-record.js";
 import {
   decideTrigger,
   pipelinePullIssue,
@@ -54,6 +63,7 @@ import {
   type TriggerKind,
   type TriggerRequest,
 } from "./triggers.js";
+import { hasWriteAccess } from "./write-access.js";
 
 /** The parts of the triggering event the action looks at. */
 export interface ActionEvent {
@@ -83,6 +93,8 @@ export interface RunContext extends RunIdentity {
   repository: string;
   /** GITHUB_SERVER_URL, for links to the run and the token's git extraheader. */
   serverUrl: string;
+  /** GITHUB_REPOSITORY_ID: store artifacts are sealed for this repository only. */
+  repositoryId?: string;
 }
 
 export interface PhaseJobOptions {
@@ -98,6 +110,8 @@ export interface PhaseJobOptions {
   /** Removes every secret of the job from text that leaves it. */
   redact: Redactor;
   cache: Cache;
+  /** Where the store is also kept, as workflow artifacts; absent: only in the cache. */
+  artifacts?: StoreArtifacts;
   github: GitHubApi;
   log: Logger;
   summary: Summary;
@@ -113,8 +127,6 @@ export interface PhaseJobOptions {
 }
 
 export { OUTPUT_NAMES, type PhaseOutputs } from "./outputs.js";
-
-const WRITE_ROLES = new Set(["admin", "maintain", "write"]);
 
 /** The payload decideTrigger reads: the event's own, else one made of the fields read. */
 function payloadOf(event: ActionEvent): unknown {
@@ -218,8 +230,9 @@ async function checkSender(o: PhaseJobOptions, request: TriggerRequest): Promise
       "The event has no sender, so who started the pipeline cannot be checked.",
     );
   }
-  const { permission, role } = await o.github.getPermission(login);
-  if (!WRITE_ROLES.has(role) && !WRITE_ROLES.has(permission)) {
+  const access = await o.github.getPermission(login);
+  if (!hasWriteAccess(access)) {
+    const { permission, role } = access;
     throw new SenderNotAllowedError(
       login,
       o.context.repository,
@@ -291,11 +304,11 @@ async function runRequested(
   const removed = await removeCheckoutCredentials(o.workspace);
   if (removed.keys.length > 0) {
     log.info(
-      `Removed the credentials the checkout left in .git/config (${removed.keys.join(", ")}); the action pushes with its github-token input.`,
+      `Removed the credentials the checkout left in .git/config (${removed.keys.join(", ")}); the action pushes with its push-token (else github-token) input.`,
     );
   }
   const server = (await remoteServer(o.workspace)) ?? o.context.serverUrl;
-  const auth = gitAuthEnv(server, inputs.githubToken, o.env);
+  const auth = gitAuthEnv(server, pushTokenOf(inputs), o.env);
   // Read from the default branch as checked out, before the work branch replaces it.
   const pipeline = await o.runner.loadPipeline(inputs.pipelineConfig);
   const asked = request.step ?? inputs.phase;
@@ -330,7 +343,15 @@ async function runRequested(
       inputs.cacheKey !== undefined ||
       (request.kind === "label" && requested !== undefined && requested !== pipeline.steps[0]);
     const restored = await log.group("Restoring sessions", () =>
-      restoreStore({ ...o, places, issueNumber, laterPhase }),
+      restoreStore({
+        ...o,
+        places,
+        issueNumber,
+        laterPhase,
+        // A comment, review or dispatch continues work whose cache entry may have been evicted.
+        continuing: request.kind !== "label",
+        fallback: artifactFallback(o, issueNumber),
+      }),
     );
     const restoredAt = Date.now();
     // Instructions come from the default branch as checked out, before the work branch.
@@ -374,7 +395,9 @@ async function runRequested(
         spent = budget;
       } else if (step) {
         const captured = await store.captureIssue(eventIssue);
-        issue = { ...captured, url: captured.url ?? eventIssue.url };
+        // The discussion as it is now, read by the action (not stored): data in the prompt.
+        const discussion = await promptComments({ ...o, ...inputs, issueNumber });
+        issue = { ...captured, url: captured.url ?? eventIssue.url, ...discussion };
         const executable = await findClaude(o);
         const work = await log.group(`Work branch ${issueBranchName(issueNumber)}`, () =>
           prepareWork({
@@ -457,7 +480,13 @@ async function runRequested(
         since: restoredAt,
       }),
     );
-    const notes = [...phase.notes];
+    const kept = await keepStoreArtifact(o, { storeDir: saved.copy, issueNumber });
+    const notes = [
+      ...phase.notes,
+      ...(restored.artifact ? [restoredNote(restored.artifact)] : []),
+      ...kept.notes,
+      ...(published.pushed ? checksNote(inputs) : []),
+    ];
     const facts = {
       issueNumber,
       pipeline,
@@ -465,6 +494,7 @@ async function runRequested(
       ran: phase,
       published,
       saved,
+      kept,
       closeError,
       notes,
     };
@@ -650,6 +680,7 @@ interface ReportFacts {
   ran: Ran;
   published: Published;
   saved: Awaited<ReturnType<typeof saveStore>>;
+  kept: KeptArtifact;
   closeError: unknown;
   notes: string[];
 }
@@ -661,7 +692,9 @@ interface ReportFacts {
  */
 async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs> {
   const { ran, published, saved } = f;
-  const afterPhase = [f.closeError, published.error, saved.error].filter((e) => e !== undefined);
+  const afterPhase = [f.closeError, published.error, saved.error, f.kept.error].filter(
+    (e) => e !== undefined,
+  );
   const phaseError =
     ran.error ??
     (ran.status === "failed"
@@ -700,6 +733,7 @@ async function report(o: PhaseJobOptions, f: ReportFacts): Promise<PhaseOutputs>
     runUrl: `${o.context.serverUrl}/${o.context.repository}/actions/runs/${o.context.runId}`,
     pullRequest: published.pullRequest,
     notes: f.notes,
+    artifact: f.kept.name ? { name: f.kept.name, sealed: f.kept.sealed ?? false } : undefined,
     gate,
   });
   const outputs = phaseOutputs({

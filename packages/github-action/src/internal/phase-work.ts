@@ -108,6 +108,8 @@ export async function prepareWork(o: PrepareOptions): Promise<Work> {
 }
 
 export interface Published {
+  /** This job pushed the work branch. */
+  pushed?: boolean;
   pullRequest?: PullRequest;
   /** The final phase found no change against the base: there is nothing to propose. */
   nothingToPropose?: boolean;
@@ -168,7 +170,8 @@ export async function publishWork(o: PublishOptions): Promise<Published> {
       return {};
     }
     await pushWorkBranch({ workspace: work.workspace, branch: work.branch, log, auth: work.auth });
-    if (!work.final || !o.openPullRequest) return {};
+    const pushed = true;
+    if (!work.final || !o.openPullRequest) return { pushed };
     const base = o.defaultBranch ?? (await remoteDefaultBranch(work.workspace, work.auth));
     if (!base) {
       throw new WorkBranchError(
@@ -176,7 +179,7 @@ export async function publishWork(o: PublishOptions): Promise<Published> {
         "Neither the event nor origin names the default branch, so the pull request has no base.",
       );
     }
-    if (await nothingBetween(work, base)) return { nothingToPropose: true };
+    if (await nothingBetween(work, base)) return { pushed, nothingToPropose: true };
     try {
       const pullRequest = await upsertPullRequest({
         github: o.github,
@@ -190,9 +193,9 @@ export async function publishWork(o: PublishOptions): Promise<Published> {
         log,
       });
       log.info(`Pull request #${pullRequest.number}: ${pullRequest.url}`);
-      return { pullRequest };
+      return { pushed, pullRequest };
     } catch (error) {
-      if (NO_COMMITS.test(messageOf(error))) return { nothingToPropose: true };
+      if (NO_COMMITS.test(messageOf(error))) return { pushed, nothingToPropose: true };
       throw new PullRequestError(work.branch, messageOf(error), { cause: error });
     }
   } catch (error) {

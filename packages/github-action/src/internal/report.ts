@@ -37,6 +37,8 @@ export interface PhaseReport {
   /** The step that runs next, or null when the pipeline is done or stopped. */
   next: string | null;
   cacheKey: string;
+  /** The workflow artifact the store was also kept as. */
+  artifact?: { name: string; sealed: boolean };
   runUrl: string;
   /** The pull request the job opened or updated. */
   pullRequest?: { number: number; url: string };
@@ -101,13 +103,19 @@ export function renderReport(report: PhaseReport): string {
   if (report.notes && report.notes.length > 0) {
     lead.push(report.notes.map((note) => `> [!WARNING]\n> ${note}`).join("\n\n"));
   }
+  const footer: string[] = [];
+  if (report.cacheKey) {
+    footer.push(`<sub>Sessions saved in the Actions cache as \`${report.cacheKey}\`.</sub>`);
+  }
+  if (report.artifact) {
+    const how = report.artifact.sealed ? "sealed " : "";
+    footer.push(`<sub>Also kept as the ${how}workflow artifact \`${report.artifact.name}\`.</sub>`);
+  }
   return renderIssueReport({
     issueNumber: report.issueNumber,
     sessions: report.sessions,
     current: report.current,
     lead,
-    footer: report.cacheKey
-      ? [`<sub>Sessions saved in the Actions cache as \`${report.cacheKey}\`.</sub>`]
-      : [],
+    footer,
   });
 }

@@ -15,9 +15,11 @@ import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
 import { type IterateApi, octokitIterateApi } from "./iterate-api.js";
 import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
+import { lazyArtifactClient } from "./lazy-artifact.js";
 import { actionsCache } from "./lazy-cache.js";
 import { createOctokit } from "./octokit.js";
 import type { GitHubApi, Logger } from "./ports.js";
+import { octokitArtifactApi } from "./store-artifact.js";
 
 type Octokit = ReturnType<typeof github.getOctokit>;
 
@@ -25,6 +27,9 @@ const SECRET_INPUTS: readonly InputName[] = [
   "anthropic-api-key",
   "claude-code-oauth-token",
   "github-token",
+  "push-token",
+  "workflow-token",
+  "store-key",
 ];
 
 /** A value deep in the untyped webhook payload, when it has the expected type. */
@@ -66,6 +71,12 @@ function issueOf(payload: unknown): ActionEvent["issue"] {
   };
 }
 
+/** The event's repository id, where GITHUB_REPOSITORY_ID is not set. */
+function repositoryIdOf(payload: unknown): string | undefined {
+  const id = pick(payload, ["repository", "id"], "number");
+  return id === undefined ? undefined : String(id);
+}
+
 function httpStatus(error: unknown): number | undefined {
   return pick(error, ["status"], "number");
 }
@@ -79,11 +90,17 @@ export function gitHubApi(
   const where = { owner, repo };
   return {
     async getPermission(username) {
-      const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
-        ...where,
-        username,
-      });
-      return { permission: data.permission, role: data.role_name };
+      try {
+        const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
+          ...where,
+          username,
+        });
+        return { permission: data.permission, role: data.role_name };
+      } catch (error) {
+        // A deleted account (a comment by "ghost") or a login GitHub does not know: no access.
+        if (httpStatus(error) === 404) return { permission: "none", role: "none" };
+        throw error;
+      }
     },
     async getIssue(issue_number) {
       const { data } = await octokit.rest.issues.get({ ...where, issue_number });
@@ -141,6 +158,17 @@ export function gitHubApi(
   };
 }
 
+/** The calls that open and update the pull request, made with the token that pushed. */
+function pullRequestApi(
+  octokit: Octokit,
+  owner: string,
+  repo: string,
+): Pick<GitHubApi, "listOpenPulls" | "createPull" | "updatePull" | "requestReviewers"> {
+  const { listOpenPulls, createPull, updatePull } = gitHubApi(octokit, owner, repo);
+  const { requestReviewers } = octokitIterateApi(octokit, owner, repo);
+  return { listOpenPulls, createPull, updatePull, requestReviewers };
+}
+
 /** The action's entry point: the only code that talks to @actions/* and the runner's process. */
 export async function run(): Promise<void> {
   let reported = false;
@@ -178,6 +206,8 @@ export async function run(): Promise<void> {
       group: (name, fn) => core.group(name, fn),
     };
     const octokit = createOctokit({ token: inputs.githubToken, log });
+    // Pull requests opened or updated with the push-token start the checks GITHUB_TOKEN's do not.
+    const pulls = inputs.pushToken ? createOctokit({ token: inputs.pushToken, log }) : octokit;
     await runPhaseJob({
       inputs,
       event: eventOf(context),
@@ -186,13 +216,19 @@ export async function run(): Promise<void> {
         serverUrl: context.serverUrl,
         runId: context.runId,
         runAttempt: context.runAttempt,
+        repositoryId: process.env.GITHUB_REPOSITORY_ID || repositoryIdOf(context.payload),
       },
       workspace: process.cwd(),
       tempDir,
       env: process.env,
       redact,
       cache: actionsCache,
-      github: { ...gitHubApi(octokit, owner, repo), ...octokitIterateApi(octokit, owner, repo) },
+      artifacts: { client: lazyArtifactClient, api: octokitArtifactApi(octokit, owner, repo) },
+      github: {
+        ...gitHubApi(octokit, owner, repo),
+        ...octokitIterateApi(octokit, owner, repo),
+        ...pullRequestApi(pulls, owner, repo),
+      },
       log,
       summary: {
         write: async (markdown) => {

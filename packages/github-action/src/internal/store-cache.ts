@@ -194,6 +194,15 @@ export async function copyStoreToWorkspace(
   return target;
 }
 
+/**
+ * Another place the issue's store may be when the cache has none (the issue's newest workflow
+ * artifact): fills `into`, an empty directory, and names where it came from; undefined when
+ * there is nothing there either. A refused store throws.
+ */
+export type StoreFallback = (
+  into: string,
+) => Promise<{ name: string; sealed: boolean } | undefined>;
+
 export interface RestoreOptions {
   cache: Cache;
   log: Logger;
@@ -202,33 +211,82 @@ export interface RestoreOptions {
   inputs: Pick<ActionInputs, "cacheKey" | "cacheKeyPrefix" | "mergeCacheKeys">;
   /** A phase after the first: only the exact key it was given will do. */
   laterPhase: boolean;
+  /**
+   * The job continues earlier work (a comment, review or dispatch): when the cache has no
+   * store of the issue, the fallback is asked before a new store is started.
+   */
+  continuing?: boolean;
+  /** Asked when the exact entry (or, continuing, any entry of the issue) is gone. */
+  fallback?: StoreFallback;
 }
 
 export interface RestoredStore {
   /** The key the store came from, if any. */
   key: string | undefined;
+  /** The artifact the store came from when the cache had none. */
+  artifact?: { name: string; sealed: boolean };
   /** Checked stores of parallel jobs, to fold in. */
   parts: string[];
 }
 
 /** Restore exactly `key`, or fail saying so: a prefix match would be another job's store. */
 async function restoreExact(o: RestoreOptions, key: string, what: string): Promise<RestoredEntry> {
+  const entry = await restoreExactOrNothing(o, key);
+  if (entry) return entry;
+  throw new SessionsNotRestoredError(what, [key]);
+}
+
+async function restoreExactOrNothing(
+  o: RestoreOptions,
+  key: string,
+): Promise<RestoredEntry | undefined> {
   const entry = await restoreEntry(o.cache, o.places, key, []);
   if (entry?.key === key) return entry;
   if (entry) await fs.rm(entry.dir, { recursive: true, force: true });
-  throw new SessionsNotRestoredError(what, [key]);
+  return undefined;
+}
+
+/** The store from the fallback, checked like a cache entry, in a new directory of its own. */
+async function restoreFallback(
+  o: RestoreOptions,
+): Promise<{ dir: string; from: { name: string; sealed: boolean } } | undefined> {
+  if (!o.fallback) return undefined;
+  await fs.mkdir(o.places.scratch, { recursive: true, mode: 0o700 });
+  const dir = await fs.mkdtemp(path.join(o.places.scratch, "artifact-store-"));
+  try {
+    const from = await o.fallback(dir);
+    if (from) {
+      await checkStore(dir);
+      return { dir, from };
+    }
+  } catch (error) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  await fs.rm(dir, { recursive: true, force: true });
+  return undefined;
 }
 
 /**
  * Put the issue's store at `places.storeDir`: the exact `cache-key` when given (a later phase
  * must have one), else the issue's newest store for a first phase, else nothing (a new
- * store). Parallel jobs' stores (merge-cache-keys) are restored exactly, each checked.
+ * store). When the cache entry is gone, the fallback (the issue's newest workflow artifact)
+ * is asked first. Parallel jobs' stores (merge-cache-keys) are restored exactly, each checked.
  */
 export async function restoreStore(o: RestoreOptions): Promise<RestoredStore> {
   const { places, inputs, log } = o;
   let entry: RestoredEntry | undefined;
+  let artifact: Awaited<ReturnType<typeof restoreFallback>>;
   if (inputs.cacheKey !== undefined) {
-    entry = await restoreExact(o, inputs.cacheKey, "The previous phase's sessions");
+    entry = await restoreExactOrNothing(o, inputs.cacheKey);
+    if (!entry) {
+      artifact = await restoreFallback(o);
+      if (!artifact) {
+        throw new SessionsNotRestoredError("The previous phase's sessions", [inputs.cacheKey], {
+          artifactsSearched: o.fallback !== undefined,
+        });
+      }
+    }
   } else if (o.laterPhase) {
     throw new MissingCacheKeyError();
   } else {
@@ -238,16 +296,22 @@ export async function restoreStore(o: RestoreOptions): Promise<RestoredStore> {
       issueKeyPrefix(inputs.cacheKeyPrefix, o.issueNumber),
       [],
     );
+    if (!entry && o.continuing) artifact = await restoreFallback(o);
   }
-  if (entry) await fs.rename(entry.dir, places.storeDir);
+  const dir = entry?.dir ?? artifact?.dir;
+  if (dir) await fs.rename(dir, places.storeDir);
   log.info(
-    entry ? `Restored the sessions from "${entry.key}".` : "No sessions yet: starting a new store.",
+    entry
+      ? `Restored the sessions from "${entry.key}".`
+      : artifact
+        ? `The cache had no entry: restored the sessions from the workflow artifact ${artifact.from.name}${artifact.from.sealed ? " (sealed)" : ""}.`
+        : "No sessions yet: starting a new store.",
   );
   const parts: string[] = [];
   for (const key of inputs.mergeCacheKeys) {
     parts.push((await restoreExact(o, key, "The sessions to merge (merge-cache-keys)")).dir);
   }
-  return { key: entry?.key, parts };
+  return { key: entry?.key, ...(artifact ? { artifact: artifact.from } : {}), parts };
 }
 
 export interface SaveOptions {
@@ -266,9 +330,11 @@ export interface SaveOptions {
 /**
  * Copy the closed store to `store-path` in the workspace, redacted, and save it under a new
  * key. A failure is returned (to report first), not thrown; the copy stays where the message
- * says, for an artifact step or a re-run.
+ * says, for an artifact step or a re-run. `copy` is the redacted store, when it was made.
  */
-export async function saveStore(o: SaveOptions): Promise<{ key?: string; error?: CacheSaveError }> {
+export async function saveStore(
+  o: SaveOptions,
+): Promise<{ key?: string; error?: CacheSaveError; copy?: string }> {
   const key = saveKey(o.inputs.cacheKeyPrefix, o.issueNumber, o.sessionCount, o.context);
   let copy: string | undefined;
   try {
@@ -276,9 +342,9 @@ export async function saveStore(o: SaveOptions): Promise<{ key?: string; error?:
     const saved = await o.cache.save([o.places.storePath], key);
     if (saved.ok) {
       o.log.info(`Saved the sessions as "${key}".`);
-      return { key };
+      return { key, copy };
     }
-    return { error: new CacheSaveError(key, saved.cause, copy) };
+    return { error: new CacheSaveError(key, saved.cause, copy), copy };
   } catch (error) {
     return { error: new CacheSaveError(key, messageOf(error), copy, { cause: error }) };
   }

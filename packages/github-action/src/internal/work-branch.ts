@@ -13,7 +13,7 @@ import type { Logger } from "./ports.js";
 
 const REMOTE = "origin";
 const CREDENTIALS_HINT =
-  "the workflow needs `permissions: contents: write` (the action pushes with its github-token input)";
+  "the workflow needs `permissions: contents: write` (the action pushes with its push-token input, else github-token)";
 
 /** A push refused only because the branch moved on: worth one rebase and retry. */
 const OUTDATED = /^!\t.*\t\[rejected\] \((fetch first|non-fast-forward)\)$/m;

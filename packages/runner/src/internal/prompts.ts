@@ -9,6 +9,18 @@ export interface IssueData {
   title: string;
   body: string;
   url?: string;
+  /**
+   * Comments on the issue by people with write access, oldest first, chosen by the caller
+   * (never by an agent); rendered in the issue's data block, sanitized like the body.
+   */
+  comments?: readonly IssueCommentData[];
+  /** Older comments the caller left out to stay within its size limit. */
+  commentsOmitted?: number;
+}
+
+export interface IssueCommentData {
+  author: string;
+  body: string;
 }
 
 const TASKS: Record<Phase, string> = {
@@ -53,7 +65,21 @@ function block(tag: string, nonce: string, text: string): string {
 }
 
 export function issueBlock(issue: IssueData, nonce: string = promptNonce()): string {
-  return block("issue", nonce, `Title: ${issue.title}\n\n${issue.body}`);
+  return block("issue", nonce, `Title: ${issue.title}\n\n${issue.body}${commentsText(issue)}`);
+}
+
+/** The comments after the body, each under its author's login, newest last. */
+function commentsText(issue: IssueData): string {
+  const comments = issue.comments ?? [];
+  const omitted = issue.commentsOmitted ?? 0;
+  if (comments.length === 0 && omitted === 0) return "";
+  const left =
+    omitted > 0 ? `\n(${omitted} older comments left out to keep the prompt short.)` : "";
+  // A body cannot pass for the next comment's heading: its heading-like lines are indented.
+  const entries = comments.map(
+    (c) => `--- comment by @${c.author}:\n${c.body.replace(/^--- comment by/gm, " $&")}`,
+  );
+  return `\n\nComments on the issue by people with write access, oldest first:${left}\n${entries.join("\n")}`;
 }
 
 export function previousResultsText(
