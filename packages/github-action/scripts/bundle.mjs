@@ -1,6 +1,7 @@
 // Bundles the action (src/main.ts and everything it imports) into actions/session-phase/dist:
 // index.js, which action.yml runs, and chunks/ that it imports only when a job needs them (the
-// cache client and the Azure SDK under it). The output is committed, so it must be a pure
+// cache client and the Azure SDK under it; Octokit and the undici under it, with the first API
+// call; YAML). The output is committed, so it must be a pure
 // function of the sources and the lockfile: no timestamps, no absolute paths, no minifier
 // randomness. It is minified and ASCII-only, which Node parses fastest (a cold start is most of
 // what an event that triggers nothing costs). `--outdir <dir>` writes elsewhere (the check-dist
