@@ -182,6 +182,30 @@ describe("opening a large store lazily", () => {
     expect((await journalHeader(dir)).summary).toMatchObject({ stats: { total: 2 } });
   });
 
+  it("names a copy of its own file anew instead of rewriting it (a restored cache)", async () => {
+    const { dir } = await largeStore(3);
+    const store = await SessionStore.open({ dir, ...LARGE });
+    await store.create({ agentName: "ReviewAgent", purpose: "in the journal" });
+    await store.close();
+    const copy = await tempDir();
+    await fs.cp(dir, copy, { recursive: true });
+    const file = path.join(copy, "sessions.json");
+    const before = await fs.stat(file);
+    const opened = await SessionStore.open({ dir: copy, ...LARGE });
+    expect((await opened.getStats()).total).toBe(4);
+    await opened.close();
+    // Not rewritten: same inode, same change time.
+    const after = await fs.stat(file);
+    expect([after.ino, after.ctimeMs]).toEqual([before.ino, before.ctimeMs]);
+    // The next open answers from the header again (the edited summary shows it).
+    await editSummary(copy, (summary) => {
+      summary.stats.total = 1000;
+    });
+    const lazy = await SessionStore.open({ dir: copy, ...LARGE });
+    expect((await lazy.getStats()).total).toBe(1001);
+    await lazy.close();
+  });
+
   it("falls back to the whole document when a record carries no stats (an older release's)", async () => {
     const { dir, ids } = await largeStore(2);
     const store = await SessionStore.open({ dir, ...LARGE });

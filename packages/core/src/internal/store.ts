@@ -942,10 +942,14 @@ export class SessionStore {
       this.#has(need);
     if (caughtUp) return;
     const stale = await this.#reload(need);
-    // A large sessions.json a lazy open could not skip (the seed's, a copy from elsewhere, one
-    // an older release compacted) was just read in full; compacting it now stamps it and
-    // summarizes it, so later commands open it lazily instead of paying that every time.
-    if (stale && this.#takesOver()) await this.#compactLocked();
+    // A large sessions.json a lazy open could not skip was just read in full. So that later
+    // commands open it lazily instead of paying that every time: our own bytes in a new place
+    // (a restored cache, a copy) get a journal header naming the file as it is now; anything
+    // else (the seed's file, one edited, a journal an older release wrote) is compacted.
+    if (stale && this.#takesOver()) {
+      if (stale.restamp) await this.#restampLocked(stale.restamp);
+      else await this.#compactLocked();
+    }
   }
 
   /** Replay what was appended to the journal since we last read it; false when that cannot do. */
@@ -988,8 +992,8 @@ export class SessionStore {
     }
   }
 
-  /** Load the store from its files; true when a later lazy open could not skip sessions.json. */
-  async #reload(need: Need): Promise<boolean> {
+  /** Load the store from its files; says whether a later lazy open could skip sessions.json. */
+  async #reload(need: Need): Promise<LoadedFiles<State>["stale"]> {
     this.#closeJournal();
     this.#state = null;
     const loaded = await loadStoreFiles(new StoreLayout(this.dir), {
@@ -1051,21 +1055,43 @@ export class SessionStore {
    * Start a new generation of the journal; `base` stamps the sessions.json just written,
    * `summary` (when known) is the state the journal starts from.
    */
-  async #newJournal(base: BaseStamp | null, summary: StoreSummary | null): Promise<OpenJournal> {
+  async #newJournal(
+    base: BaseStamp | null,
+    summary: StoreSummary | null,
+    records: Buffer = Buffer.alloc(0),
+  ): Promise<OpenJournal> {
     const generation = randomUUID();
-    const header = headerLine(generation, base, summary);
-    await writeFileAtomic(this.journalFile, header);
+    const header = Buffer.from(headerLine(generation, base, summary), "utf8");
+    await writeFileAtomic(this.journalFile, Buffer.concat([header, records]));
     this.#closeJournal();
     const fd = openJournalFd(this.journalFile);
     const journal = {
       fd,
       generation,
-      headerBytes: Buffer.byteLength(header),
+      headerBytes: header.length,
       stamp: stampOf(fs.fstatSync(fd, { bigint: true })),
     };
     this.#journal = journal;
-    this.#offset = journal.headerBytes;
+    this.#offset = header.length + records.length;
     return journal;
+  }
+
+  /*
+   * The same journal records under a header that names sessions.json as it is now. The records
+   * are copied as they are and the file replaced atomically, so a crash leaves either journal,
+   * both describing the same state.
+   */
+  async #restampLocked(restamp: { base: BaseStamp; summary: StoreSummary }): Promise<void> {
+    const journal = this.#journal;
+    const json = this.#jsonStamp;
+    if (!journal || !json) return;
+    const records = Buffer.alloc(this.#offset - journal.headerBytes);
+    readFully(journal.fd, records, journal.headerBytes, this.journalFile);
+    await this.#newJournal(
+      { ...restamp.base, identity: identityOf(json) },
+      restamp.summary,
+      records,
+    );
   }
 
   /*
@@ -1231,7 +1257,7 @@ async function loadStoreFiles(
         extra: {},
         jsonStamp,
         journal,
-        stale: false,
+        stale: null,
       });
     }
     const bytes = await readDocumentBytes(paths.file);
@@ -1253,7 +1279,10 @@ async function loadStoreFiles(
       extra: extraFields(doc),
       jsonStamp,
       journal,
-      stale: bytes !== null && summary === null,
+      stale:
+        bytes === null || summary
+          ? null
+          : { restamp: trusted && read ? restampOf(read, jsonStamp) : null },
     });
   } finally {
     if (fd !== null) fs.closeSync(fd);
@@ -1275,10 +1304,12 @@ interface LoadedFiles<S extends State> {
     stamp: Stamp;
   } | null;
   /**
-   * sessions.json exists and a lazy open could not skip it: a file we did not write (the
-   * seed's, one edited or copied in), or a journal an older release wrote.
+   * Null when a lazy open can skip sessions.json (or there is none). Otherwise: `restamp` when
+   * the file is byte for byte the one the header stamps and only its identity changed (copied,
+   * restored from a cache), so a header naming it anew is enough; null there when it must be
+   * compacted (a file we did not write, a journal an older release wrote).
    */
-  stale: boolean;
+  stale: { restamp: { base: BaseStamp; summary: StoreSummary } | null } | null;
 }
 
 /**
@@ -1289,6 +1320,18 @@ function summaryOf(read: JournalRead, json: Stamp | null): SummaryView | null {
   if (!read.summary || !describes(read, json)) return null;
   const summary = new SummaryView(read.summary);
   return read.records.every((r) => summary.fold(r)) ? summary : null;
+}
+
+/** What a new header needs when only sessions.json's identity keeps `read` from describing it. */
+function restampOf(
+  read: JournalRead,
+  json: Stamp | null,
+): { base: BaseStamp; summary: StoreSummary } | null {
+  if (!read.base || !read.summary || !json) return null;
+  const summary = new SummaryView(read.summary);
+  // Records without a stats change (an older release's) cannot be folded: compact instead.
+  if (!read.records.every((r) => summary.fold(r))) return null;
+  return { base: read.base, summary: read.summary };
 }
 
 /** Everything a store directory holds, its journal included, without locking or writing it. */
