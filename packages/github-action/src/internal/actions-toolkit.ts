@@ -5,6 +5,7 @@
  * the job summary and the event context come from the packages' own modules that implement
  * them; Octokit is loaded with the first API call (run.ts).
  */
+import { EOL } from "node:os";
 import { issue, issueCommand } from "../../node_modules/@actions/core/lib/command.js";
 import {
   issueFileCommand,
@@ -29,12 +30,12 @@ export function setOutput(name: string, value: string): void {
     issueFileCommand("OUTPUT", prepareKeyValueMessage(name, value));
     return;
   }
-  process.stdout.write("\n");
+  process.stdout.write(EOL);
   issueCommand("set-output", { name }, toCommandValue(value));
 }
 
 export function info(message: string): void {
-  process.stdout.write(`${message}\n`);
+  process.stdout.write(`${message}${EOL}`);
 }
 
 export function notice(message: string): void {
