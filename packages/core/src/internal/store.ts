@@ -996,9 +996,13 @@ export class SessionStore {
   async #reload(need: Need): Promise<LoadedFiles<State>["stale"]> {
     this.#closeJournal();
     this.#state = null;
+    // A small store is read whole: close() compacts it after a change, which needs every
+    // session, and reading it twice would cost more than skipping it saves.
+    const size =
+      Number(fileStamp(this.file)?.size ?? 0) + Number(fileStamp(this.journalFile)?.size ?? 0);
     const loaded = await loadStoreFiles(new StoreLayout(this.dir), {
       keepOpen: true,
-      lazy: need === "summary",
+      lazy: need === "summary" && size > this.#options.compactOnCloseBytes,
     });
     this.#extra = loaded.extra;
     this.#state = loaded.state;
