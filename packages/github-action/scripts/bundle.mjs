@@ -1,6 +1,7 @@
 // Bundles the action (src/main.ts and everything it imports) into actions/session-phase/dist:
 // index.js, which action.yml runs, and chunks/ that it imports only when a job needs them (the
-// cache client and the Azure SDK under it). The output is committed, so it must be a pure
+// cache client and the Azure SDK under it; Octokit and the undici under it, with the first API
+// call; YAML). The output is committed, so it must be a pure
 // function of the sources and the lockfile: no timestamps, no absolute paths, no minifier
 // randomness. It is minified and ASCII-only, which Node parses fastest (a cold start is most of
 // what an event that triggers nothing costs). `--outdir <dir>` writes elsewhere (the check-dist
@@ -29,7 +30,7 @@ const banner = [
 
 // A stale chunk left behind would be committed and never loaded.
 await fs.rm(outdir, { recursive: true, force: true });
-await build({
+const result = await build({
   // Paths in the bundle's comments are relative to this, so they read the same on every machine.
   absWorkingDir: repoRoot,
   entryPoints: { index: path.join(packageDir, "src", "main.ts") },
@@ -49,5 +50,31 @@ await build({
   // Error classes name themselves after their constructor (new.target.name).
   keepNames: true,
   plugins: [englishOnlyZod, yamlAsEsm],
+  metafile: true,
   logLevel: "warning",
 });
+
+// Fail the build if what every job loads at start (index.js and the chunks it imports
+// statically) pulls in an HTTP client again: undici alone is most of a cold start's parsing.
+{
+  const outputs = result.metafile.outputs;
+  const eager = new Set();
+  const visit = (file) => {
+    if (eager.has(file) || !outputs[file]) return;
+    eager.add(file);
+    for (const i of outputs[file].imports) {
+      if (i.kind === "import-statement" && !i.external) visit(i.path);
+      if (i.external && /^node:https?$/.test(i.path) && i.kind === "import-statement")
+        throw new Error(`${file} imports ${i.path} at start (it loads Node's own undici)`);
+    }
+  };
+  const entry = Object.keys(outputs).find((f) => outputs[f].entryPoint?.endsWith("src/main.ts"));
+  if (!entry) throw new Error("esbuild wrote no bundle for src/main.ts");
+  visit(entry);
+  const http = [...eager].flatMap((f) =>
+    Object.keys(outputs[f].inputs).filter((i) =>
+      /node_modules\/(undici|@actions\/http-client|@octokit)\//.test(i),
+    ),
+  );
+  if (http.length > 0) throw new Error(`the eager bundle includes ${http.slice(0, 3).join(", ")}`);
+}

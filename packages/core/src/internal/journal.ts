@@ -8,6 +8,7 @@ import {
   DiskSessionSchema,
   STORE_FORMAT_VERSION,
 } from "./model.js";
+import { type SessionStats, StatsSchema, type StoreSummary, SummarySchema } from "./summary.js";
 
 /**
  * The journal makes each change cost O(change) instead of O(store): a change is one appended
@@ -16,11 +17,11 @@ import {
  * that is what makes compaction crash-safe without a sequence number.
  *
  * Layout: a header line
- * `{"journal":1,"generation":"<id>","format":<STORE_FORMAT_VERSION>,"base":{"bytes":n,"crc32":"<hex>"}}`
+ * `{"journal":1,"generation":"<id>","format":<STORE_FORMAT_VERSION>,"base":{...},"summary":{...}}`
  * (`format` absent: written before format 2; `base`: the sessions.json the compaction that
- * started this journal wrote) and then one line per change, `<crc32 hex> <json>`. A new
- * generation is written whenever the journal is compacted, which tells other processes to
- * reload.
+ * started this journal wrote; `summary`: that state's stats and running sessions, see
+ * summary.ts) and then one line per change, `<crc32 hex> <json>`. A new generation is written
+ * whenever the journal is compacted, which tells other processes to reload.
  */
 
 export interface JournalRecord {
@@ -28,6 +29,8 @@ export interface JournalRecord {
   del?: string[];
   /** Issue snapshots; the first capture of an issue number wins. */
   issues?: DiskIssueSnapshot[];
+  /** The change this record makes to the store's stats (absent: written by an older release). */
+  stats?: SessionStats;
 }
 
 const RecordSchema = z.object({
@@ -35,24 +38,50 @@ const RecordSchema = z.object({
   // Ids become file names when their files are removed: only session ids are valid.
   del: z.array(DiskSessionSchema.shape.id).optional(),
   issues: z.array(DiskIssueSnapshotSchema).optional(),
+  stats: StatsSchema.optional(),
 });
+
+/**
+ * The file system's identity of a file (decimal strings: they exceed a double's precision). A
+ * file still showing the identity recorded right after we wrote it has not been written since:
+ * any write or replacement changes its inode, size or change time, which no tool can set.
+ */
+export interface FileIdentity {
+  ino: string;
+  size: string;
+  ctime_ns: string;
+}
 
 /** Identifies the sessions.json a compaction wrote, so a reader can trust it without a schema pass. */
 export interface BaseStamp {
   bytes: number;
   crc32: string;
+  /** Recorded by releases that open large stores lazily. */
+  identity?: FileIdentity;
 }
 
 const HeaderSchema = z.object({
   journal: z.literal(1),
   generation: z.string().min(1),
   format: z.number().int().positive().optional(),
-  base: z.object({ bytes: z.number().int().nonnegative(), crc32: z.string() }).optional(),
+  base: z
+    .object({
+      bytes: z.number().int().nonnegative(),
+      crc32: z.string(),
+      identity: z.object({ ino: z.string(), size: z.string(), ctime_ns: z.string() }).optional(),
+    })
+    .optional(),
+  summary: SummarySchema.optional(),
 });
 
-export interface JournalRead {
+export interface JournalHeader {
   generation: string;
   base: BaseStamp | null;
+  /** The state the header was written for: sessions.json as `base` names it, or none. */
+  summary: StoreSummary | null;
+}
+
+export interface JournalRead extends JournalHeader {
   records: JournalRecord[];
   /** Byte offset just past the last intact record: where the next record goes. */
   end: number;
@@ -68,12 +97,17 @@ export function baseStamp(data: Uint8Array): BaseStamp {
   return { bytes: data.length, crc32: crcHex(data) };
 }
 
-export function headerLine(generation: string, base: BaseStamp | null): string {
+export function headerLine(
+  generation: string,
+  base: BaseStamp | null,
+  summary: StoreSummary | null,
+): string {
   const header = {
     journal: 1,
     generation,
     format: STORE_FORMAT_VERSION,
     ...(base ? { base } : {}),
+    ...(summary ? { summary } : {}),
   };
   return `${JSON.stringify(header)}\n`;
 }
@@ -108,7 +142,7 @@ function decodeLine(line: Buffer, file: string, at: number): JournalRecord | nul
   return parsed.data as JournalRecord;
 }
 
-function parseHeader(line: string, file: string): { generation: string; base: BaseStamp | null } {
+function parseHeader(line: string, file: string): JournalHeader {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -120,7 +154,11 @@ function parseHeader(line: string, file: string): { generation: string; base: Ba
   const format = parsed.data.format ?? 1;
   if (format > STORE_FORMAT_VERSION)
     throw new UnsupportedVersionError(file, format, STORE_FORMAT_VERSION);
-  return { generation: parsed.data.generation, base: parsed.data.base ?? null };
+  return {
+    generation: parsed.data.generation,
+    base: parsed.data.base ?? null,
+    summary: (parsed.data.summary as StoreSummary | undefined) ?? null,
+  };
 }
 
 /**
@@ -131,10 +169,10 @@ function parseHeader(line: string, file: string): { generation: string; base: Ba
 export function parseJournal(data: Buffer, file: string): JournalRead {
   const firstNl = data.indexOf(0x0a);
   if (firstNl < 0) throw new StoreCorruptError(file, "the journal header is incomplete");
-  const { generation, base } = parseHeader(data.subarray(0, firstNl).toString("utf8"), file);
+  const header = parseHeader(data.subarray(0, firstNl).toString("utf8"), file);
   const start = firstNl + 1;
   const { records, consumed } = decodeRecords(data.subarray(start), start, file);
-  return { generation, base, records, end: start + consumed, size: data.length };
+  return { ...header, records, end: start + consumed, size: data.length };
 }
 
 /** Decode the records in `data`, which starts at byte `base` of the journal. */

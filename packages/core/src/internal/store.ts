@@ -35,6 +35,7 @@ import {
   baseStamp,
   decodeRecords,
   encodeRecord,
+  type FileIdentity,
   headerLine,
   type JournalRead,
   type JournalRecord,
@@ -52,7 +53,6 @@ import {
   type DiskSessionContext,
   type IssueSnapshot,
   issueFromDisk,
-  type Phase,
   PhaseSchema,
   type ProcessInfoInput,
   ProcessInfoInputSchema,
@@ -72,7 +72,18 @@ import {
   StoreOptionsSchema,
 } from "./options.js";
 import { isSameProcess, stopRecordedProcess } from "./processes.js";
+import {
+  copyStats,
+  countStats,
+  type SessionStats,
+  type StoreSummary,
+  SummaryView,
+  statsDelta,
+  summarize,
+} from "./summary.js";
 import { SessionTable } from "./table.js";
+
+export type { SessionStats } from "./summary.js";
 
 const purposeSchema = z.string().max(10_000);
 const resultSchema = AgentResultInputSchema;
@@ -144,17 +155,6 @@ export interface PruneReport {
   dryRun: boolean;
 }
 
-export interface SessionStats {
-  total: number;
-  active: number;
-  handedOff: number;
-  completed: number;
-  failed: number;
-  /** Sum of `total_cost_usd` over recorded results. */
-  totalCostUsd: number;
-  byPhase: Partial<Record<Phase, number>>;
-}
-
 const TERMINAL: ReadonlySet<SessionStatus> = new Set(["Completed", "Failed", "HandedOff"]);
 
 /**
@@ -196,9 +196,13 @@ export class SessionStore {
   readonly #paths: StoreLayout;
   readonly #options: ResolvedStoreOptions;
   readonly #lock: FileLock;
-  #table = new SessionTable();
+  /**
+   * What is in memory: every session, or (a store opened lazily) only the journal header's
+   * summary with the journal folded in, enough for `getStats`, `create` and reconciliation.
+   * Null until the first catch-up.
+   */
+  #state: State | null = null;
   #stats: { table: SessionTable; version: number; value: SessionStats } | null = null;
-  #loaded = false;
   /** The journal, kept open for the store's life; null while there is none. */
   #journal: OpenJournal | null = null;
   /** Where the next record goes: just past the last intact record. */
@@ -245,7 +249,7 @@ export class SessionStore {
       await store.#exclusive(async () => {
         if (resolved.create) await removeDeadWritersTemps(store.dir);
         if (resolved.reconcileOrphans) await store.#reconcileLocked();
-      });
+      }, "summary");
     } catch (error) {
       store.#closeJournal();
       throw error;
@@ -313,17 +317,14 @@ export class SessionStore {
 
   async getStats(): Promise<SessionStats> {
     return this.#read(() => {
+      if (this.#state?.kind === "summary") return copyStats(this.#state.summary.stats);
       // Counted once per state of the table; callers get their own copy.
-      if (this.#stats?.table !== this.#table || this.#stats.version !== this.#table.version) {
-        this.#stats = {
-          table: this.#table,
-          version: this.#table.version,
-          value: countStats(this.#table),
-        };
+      const table = this.#table;
+      if (this.#stats?.table !== table || this.#stats.version !== table.version) {
+        this.#stats = { table, version: table.version, value: countStats(table.values()) };
       }
-      const value = this.#stats.value;
-      return { ...value, byPhase: { ...value.byPhase } };
-    });
+      return copyStats(this.#stats.value);
+    }, "summary");
   }
 
   /** The whole store in its on-disk shape (what `sessions.json` holds after `compact()`). */
@@ -347,7 +348,7 @@ export class SessionStore {
       };
       const session = this.#newSession({ agentName, purpose: data.purpose, context, now });
       return { record: { put: [session] }, value: session.id };
-    });
+    }, "summary");
   }
 
   /**
@@ -489,13 +490,16 @@ export class SessionStore {
    * time). Returns the ids it failed.
    */
   async reconcileOrphans(): Promise<string[]> {
-    return this.#exclusive(() => this.#reconcileLocked());
+    return this.#exclusive(() => this.#reconcileLocked(), "summary");
   }
 
   async #reconcileLocked(): Promise<string[]> {
     const host = hostname();
     const put: DiskSession[] = [];
-    for (const s of this.#table.values()) {
+    const state = this.#state;
+    const candidates =
+      state?.kind === "summary" ? state.summary.running.values() : this.#table.values();
+    for (const s of candidates) {
       const proc = s.process;
       if (s.status !== "Active" || !proc || proc.hostname !== host || s.result) continue;
       if (proc.runner_pid === process.pid && proc.runner_start_ticks === null) continue;
@@ -754,7 +758,7 @@ export class SessionStore {
       }
       this.#closeJournal();
       this.#closed = true;
-    });
+    }, "summary");
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -762,6 +766,12 @@ export class SessionStore {
   }
 
   /* ---------- internals ---------- */
+
+  /** Every session. Only calls that caught up with `need` "table" (the default) read it. */
+  get #table(): SessionTable {
+    if (this.#state?.kind === "table") return this.#state.table;
+    throw new Error("internal: the session table was read before it was loaded");
+  }
 
   readonly #lookup = (id: string): DiskSession | undefined => this.#table.get(id);
 
@@ -863,12 +873,15 @@ export class SessionStore {
   }
 
   /** Run a change: `build` validates against the current state and says what to write. */
-  async #change<T>(build: () => { record: JournalRecord | null; value: T }): Promise<T> {
+  async #change<T>(
+    build: () => { record: JournalRecord | null; value: T },
+    need: Need = "table",
+  ): Promise<T> {
     return this.#exclusive(async () => {
       const { record, value } = build();
       if (record) await this.#commit(record);
       return value;
-    });
+    }, need);
   }
 
   /**
@@ -876,17 +889,26 @@ export class SessionStore {
    * caught up (two lstat calls), memory is current: answer without the lock. Otherwise catch up
    * under the lock like any call.
    */
-  async #read<T>(fn: () => T): Promise<T> {
-    if (this.#busy === 0 && this.#loaded && !this.#closed && this.#unchanged()) return fn();
-    return this.#exclusive(fn);
+  async #read<T>(fn: () => T, need: Need = "table"): Promise<T> {
+    if (this.#busy === 0 && this.#has(need) && !this.#closed && this.#unchanged()) return fn();
+    return this.#exclusive(fn, need);
   }
 
-  async #exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+  #has(need: Need): boolean {
+    return need === "summary" ? this.#state !== null : this.#state?.kind === "table";
+  }
+
+  /**
+   * Run `fn` under the lock, caught up with the files. `need` says what `fn` reads: "table",
+   * every session; "summary", only what a lazily opened store holds (stats and running
+   * sessions), so a large store's sessions.json is not parsed for it.
+   */
+  async #exclusive<T>(fn: () => T | Promise<T>, need: Need = "table"): Promise<T> {
     const run = async (): Promise<T> => {
       if (this.#closed) throw new StoreClosedError(this.dir);
       const release = await this.#lock.acquire();
       try {
-        await this.#sync();
+        await this.#sync(need);
         return await fn();
       } finally {
         release();
@@ -908,35 +930,82 @@ export class SessionStore {
 
   /**
    * Catch up with the files, under the lock: nothing to do when neither changed; replay only
-   * the new records when the journal grew; reload everything when someone compacted.
+   * the new records when the journal grew; reload when someone compacted, or when `need` asks
+   * for every session and only the summary is in memory.
    */
-  async #sync(): Promise<void> {
+  async #sync(need: Need): Promise<void> {
     const json = fileStamp(this.file);
-    const journalNow = fileStamp(this.journalFile);
-    const journal = this.#journal;
-    if (this.#loaded && sameStamp(json, this.#jsonStamp)) {
-      if (!journal && !journalNow) return;
-      if (journal && journalNow && journalNow.ino === journal.stamp.ino) {
-        if (sameStamp(journalNow, journal.stamp)) return;
-        if (journalNow.size >= BigInt(this.#offset)) {
-          const data = Buffer.alloc(Number(journalNow.size) - this.#offset);
-          readFully(journal.fd, data, this.#offset, this.journalFile);
-          const { records, consumed } = decodeRecords(data, this.#offset, this.journalFile);
-          for (const r of records) this.#table.apply(r);
-          this.#offset += consumed;
-          journal.stamp = journalNow;
-          return;
-        }
-      }
+    const caughtUp =
+      this.#state !== null &&
+      sameStamp(json, this.#jsonStamp) &&
+      this.#catchUpJournal() &&
+      this.#has(need);
+    if (caughtUp) return;
+    const stale = await this.#reload(need);
+    // A large sessions.json a lazy open could not skip was just read in full. So that later
+    // commands open it lazily instead of paying that every time: our own bytes in a new place
+    // (a restored cache, a copy) get a journal header naming the file as it is now; anything
+    // else (the seed's file, one edited, a journal an older release wrote) is compacted.
+    if (stale && this.#takesOver()) {
+      if (stale.restamp) await this.#restampLocked(stale.restamp);
+      else await this.#compactLocked();
     }
-    await this.#reload();
   }
 
-  async #reload(): Promise<void> {
+  /** Replay what was appended to the journal since we last read it; false when that cannot do. */
+  #catchUpJournal(): boolean {
+    const journal = this.#journal;
+    const now = fileStamp(this.journalFile);
+    if (!journal || !now) return !journal && !now;
+    if (now.ino !== journal.stamp.ino) return false;
+    if (sameStamp(now, journal.stamp)) return true;
+    if (now.size < BigInt(this.#offset)) return false;
+    const data = Buffer.alloc(Number(now.size) - this.#offset);
+    readFully(journal.fd, data, this.#offset, this.journalFile);
+    const { records, consumed } = decodeRecords(data, this.#offset, this.journalFile);
+    // A record an older release wrote has no stats change to fold: the summary is lost.
+    for (const r of records) if (!this.#apply(r)) return false;
+    this.#offset += consumed;
+    journal.stamp = now;
+    return true;
+  }
+
+  #apply(record: JournalRecord): boolean {
+    const state = this.#state;
+    if (state?.kind === "table") {
+      state.table.apply(record);
+      return true;
+    }
+    return state?.kind === "summary" && state.summary.fold(record);
+  }
+
+  /** Whether this store may rewrite sessions.json: large, and in a folder we may write. */
+  #takesOver(): boolean {
+    const size = Number(fileStamp(this.file)?.size ?? 0);
+    if (size <= this.#options.compactOnCloseBytes) return false;
+    try {
+      fs.accessSync(this.dir, fs.constants.W_OK);
+      return true;
+    } catch (error) {
+      if (isErrno(error, "EACCES") || isErrno(error, "EROFS")) return false;
+      throw error;
+    }
+  }
+
+  /** Load the store from its files; says whether a later lazy open could skip sessions.json. */
+  async #reload(need: Need): Promise<LoadedFiles<State>["stale"]> {
     this.#closeJournal();
-    const loaded = await loadStoreFiles(new StoreLayout(this.dir), true);
+    this.#state = null;
+    // A small store is read whole: close() compacts it after a change, which needs every
+    // session, and reading it twice would cost more than skipping it saves.
+    const size =
+      Number(fileStamp(this.file)?.size ?? 0) + Number(fileStamp(this.journalFile)?.size ?? 0);
+    const loaded = await loadStoreFiles(new StoreLayout(this.dir), {
+      keepOpen: true,
+      lazy: need === "summary" && size > this.#options.compactOnCloseBytes,
+    });
     this.#extra = loaded.extra;
-    this.#table = loaded.table;
+    this.#state = loaded.state;
     this.#jsonStamp = loaded.jsonStamp;
     this.#offset = loaded.journal?.end ?? 0;
     this.#journal = loaded.journal
@@ -947,7 +1016,7 @@ export class SessionStore {
           stamp: loaded.journal.stamp,
         }
       : null;
-    this.#loaded = true;
+    return loaded.stale;
   }
 
   #closeJournal(): void {
@@ -960,34 +1029,73 @@ export class SessionStore {
    * record, fdatasync, then apply to memory. The journal is already open and the lock is one
    * symlink call, so a change costs little more than the fdatasync itself.
    */
-  async #commit(record: JournalRecord): Promise<void> {
-    const journal = this.#journal ?? (await this.#newJournal(null));
+  async #commit(change: JournalRecord): Promise<void> {
+    const state = this.#state;
+    // A store opened lazily only makes changes to new sessions (create) and running ones
+    // (reconciliation), whose state before the change the summary holds.
+    const before =
+      state?.kind === "summary"
+        ? (id: string) => state.summary.running.get(id)
+        : (id: string) => this.#table.get(id);
+    const record = { ...change, stats: statsDelta(change.put ?? [], change.del ?? [], before) };
+    const journal =
+      this.#journal ??
+      // Without a sessions.json the state is the table alone, so the header can summarize it.
+      (await this.#newJournal(
+        null,
+        this.#jsonStamp === null ? summarize(this.#table.values()) : null,
+      ));
     const line = encodeRecord(record);
     if (journal.stamp.size !== BigInt(this.#offset)) fs.ftruncateSync(journal.fd, this.#offset);
     writeFully(journal.fd, line, this.#offset);
     await fdatasync(journal.fd);
     this.#offset += line.length;
     journal.stamp = stampOf(fs.fstatSync(journal.fd, { bigint: true }));
-    this.#table.apply(record);
+    this.#apply(record);
     if (this.#offset >= this.#options.compactAfterBytes) await this.#compactLocked();
   }
 
-  /** Start a new generation of the journal; `base` stamps the sessions.json just written. */
-  async #newJournal(base: BaseStamp | null): Promise<OpenJournal> {
+  /**
+   * Start a new generation of the journal; `base` stamps the sessions.json just written,
+   * `summary` (when known) is the state the journal starts from.
+   */
+  async #newJournal(
+    base: BaseStamp | null,
+    summary: StoreSummary | null,
+    records: Buffer = Buffer.alloc(0),
+  ): Promise<OpenJournal> {
     const generation = randomUUID();
-    const header = headerLine(generation, base);
-    await writeFileAtomic(this.journalFile, header);
+    const header = Buffer.from(headerLine(generation, base, summary), "utf8");
+    await writeFileAtomic(this.journalFile, Buffer.concat([header, records]));
     this.#closeJournal();
     const fd = openJournalFd(this.journalFile);
     const journal = {
       fd,
       generation,
-      headerBytes: Buffer.byteLength(header),
+      headerBytes: header.length,
       stamp: stampOf(fs.fstatSync(fd, { bigint: true })),
     };
     this.#journal = journal;
-    this.#offset = journal.headerBytes;
+    this.#offset = header.length + records.length;
     return journal;
+  }
+
+  /*
+   * The same journal records under a header that names sessions.json as it is now. The records
+   * are copied as they are and the file replaced atomically, so a crash leaves either journal,
+   * both describing the same state.
+   */
+  async #restampLocked(restamp: { base: BaseStamp; summary: StoreSummary }): Promise<void> {
+    const journal = this.#journal;
+    const json = this.#jsonStamp;
+    if (!journal || !json) return;
+    const records = Buffer.alloc(this.#offset - journal.headerBytes);
+    readFully(journal.fd, records, journal.headerBytes, this.journalFile);
+    await this.#newJournal(
+      { ...restamp.base, identity: identityOf(json) },
+      restamp.summary,
+      records,
+    );
   }
 
   /*
@@ -997,13 +1105,17 @@ export class SessionStore {
    * sessions.json is fully validated on the next open).
    */
   async #compactLocked(): Promise<void> {
+    if (this.#state?.kind !== "table") await this.#reload("table");
+    const table = this.#table;
     const data = Buffer.from(
-      serializeDocument(this.#table.values(), this.#table.issues(), this.#extra),
+      serializeDocument(table.values(), table.issues(), this.#extra),
       "utf8",
     );
     await writeFileAtomic(this.file, data);
-    this.#jsonStamp = fileStamp(this.file);
-    await this.#newJournal(baseStamp(data));
+    const written = fileStamp(this.file);
+    this.#jsonStamp = written;
+    const identity = written ? identityOf(written) : undefined;
+    await this.#newJournal({ ...baseStamp(data), identity }, summarize(table.values()));
   }
 }
 
@@ -1014,14 +1126,35 @@ interface OpenJournal {
   stamp: Stamp;
 }
 
+type Need = "table" | "summary";
+
 interface Stamp {
   ino: bigint;
   size: bigint;
   mtimeNs: bigint;
+  ctimeNs: bigint;
 }
 
 function stampOf(st: fs.BigIntStats): Stamp {
-  return { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+  return { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+}
+
+function identityOf(stamp: Stamp): FileIdentity {
+  return { ino: String(stamp.ino), size: String(stamp.size), ctime_ns: String(stamp.ctimeNs) };
+}
+
+/**
+ * Whether sessions.json is, untouched, the file the journal's header describes: the one our
+ * compaction wrote (same identity), or none when the header was written without one.
+ */
+function describes(header: JournalRead, json: Stamp | null): boolean {
+  if (!header.base) return json === null;
+  const recorded = header.base.identity;
+  if (!recorded || !json) return false;
+  const now = identityOf(json);
+  return (
+    now.ino === recorded.ino && now.size === recorded.size && now.ctime_ns === recorded.ctime_ns
+  );
 }
 
 /** lstat, not stat: a link in a file's place must look changed, so it is opened and refused. */
@@ -1032,7 +1165,7 @@ function fileStamp(file: string): Stamp | null {
 
 function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
   if (a === null || b === null) return a === b;
-  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 function openJournalFd(file: string): number {
@@ -1070,29 +1203,28 @@ const fdatasync = (fd: number) =>
   );
 
 /**
- * Read a store directory: sessions.json (trusted without a schema pass when the journal
- * header's stamp says our compaction wrote exactly these bytes) plus the journal's records.
- * With `keepOpen` the journal's descriptor is returned open, for the store to keep.
+ * Read a store directory: the journal, then sessions.json (trusted without a schema pass when
+ * the journal header's stamp says our compaction wrote exactly these bytes) with the journal's
+ * records replayed over it. With `lazy`, when the header's summary describes sessions.json as
+ * it is and every record carries its stats change, sessions.json is not read at all: the state
+ * is the summary with the journal folded in. With `keepOpen` the journal's descriptor is
+ * returned open, for the store to keep.
  */
 async function loadStoreFiles(
   paths: StoreLayout,
-  keepOpen: boolean,
-): Promise<{
-  table: SessionTable;
-  extra: Record<string, unknown>;
-  jsonStamp: Stamp | null;
-  journal: {
-    fd: number;
-    generation: string;
-    headerBytes: number;
-    end: number;
-    stamp: Stamp;
-  } | null;
-}> {
+  options: { keepOpen: boolean; lazy: false },
+): Promise<LoadedFiles<TableState>>;
+async function loadStoreFiles(
+  paths: StoreLayout,
+  options: { keepOpen: boolean; lazy: boolean },
+): Promise<LoadedFiles<State>>;
+async function loadStoreFiles(
+  paths: StoreLayout,
+  options: { keepOpen: boolean; lazy: boolean },
+): Promise<LoadedFiles<State>> {
   let fd: number | null = null;
   try {
     const jsonStamp = fileStamp(paths.file);
-    const bytes = await readDocumentBytes(paths.file);
     let journal = null;
     let read: JournalRead | null = null;
     try {
@@ -1114,6 +1246,25 @@ async function loadStoreFiles(
         stamp: stampOf(st),
       };
     }
+    const keep = <T>(result: T): T => {
+      if (!options.keepOpen && fd !== null) {
+        fs.closeSync(fd);
+        journal = null;
+      }
+      fd = null;
+      return result;
+    };
+    const summary = read ? summaryOf(read, jsonStamp) : null;
+    if (options.lazy && summary) {
+      return keep({
+        state: { kind: "summary", summary },
+        extra: {},
+        jsonStamp,
+        journal,
+        stale: null,
+      });
+    }
+    const bytes = await readDocumentBytes(paths.file);
     const trusted =
       bytes !== null &&
       read?.base != null &&
@@ -1127,17 +1278,64 @@ async function loadStoreFiles(
       throw new StoreCorruptError(paths.file, `session ${twice?.id} appears twice`);
     }
     for (const r of read?.records ?? []) table.apply(r);
-    if (!keepOpen && fd !== null) {
-      fs.closeSync(fd);
-      fd = null;
-      journal = null;
-    }
-    const result = { table, extra: extraFields(doc), jsonStamp, journal };
-    fd = null;
-    return result;
+    return keep({
+      state: { kind: "table", table },
+      extra: extraFields(doc),
+      jsonStamp,
+      journal,
+      stale:
+        bytes === null || summary
+          ? null
+          : { restamp: trusted && read ? restampOf(read, jsonStamp) : null },
+    });
   } finally {
     if (fd !== null) fs.closeSync(fd);
   }
+}
+
+type TableState = { kind: "table"; table: SessionTable };
+type State = TableState | { kind: "summary"; summary: SummaryView };
+
+interface LoadedFiles<S extends State> {
+  state: S;
+  extra: Record<string, unknown>;
+  jsonStamp: Stamp | null;
+  journal: {
+    fd: number;
+    generation: string;
+    headerBytes: number;
+    end: number;
+    stamp: Stamp;
+  } | null;
+  /**
+   * Null when a lazy open can skip sessions.json (or there is none). Otherwise: `restamp` when
+   * the file is byte for byte the one the header stamps and only its identity changed (copied,
+   * restored from a cache), so a header naming it anew is enough; null there when it must be
+   * compacted (a file we did not write, a journal an older release wrote).
+   */
+  stale: { restamp: { base: BaseStamp; summary: StoreSummary } | null } | null;
+}
+
+/**
+ * The header's summary with every record folded in, when the header describes sessions.json
+ * as it is now and every record carries its stats change; otherwise null.
+ */
+function summaryOf(read: JournalRead, json: Stamp | null): SummaryView | null {
+  if (!read.summary || !describes(read, json)) return null;
+  const summary = new SummaryView(read.summary);
+  return read.records.every((r) => summary.fold(r)) ? summary : null;
+}
+
+/** What a new header needs when only sessions.json's identity keeps `read` from describing it. */
+function restampOf(
+  read: JournalRead,
+  json: Stamp | null,
+): { base: BaseStamp; summary: StoreSummary } | null {
+  if (!read.base || !read.summary || !json) return null;
+  const summary = new SummaryView(read.summary);
+  // Records without a stats change (an older release's) cannot be folded: compact instead.
+  if (!read.records.every((r) => summary.fold(r))) return null;
+  return { base: read.base, summary: read.summary };
 }
 
 /** Everything a store directory holds, its journal included, without locking or writing it. */
@@ -1145,10 +1343,11 @@ async function readStoreDir(
   dir: string,
 ): Promise<{ sessions: DiskSession[]; issues: DiskIssueSnapshot[] }> {
   const paths = new StoreLayout(dir);
-  const loaded = await loadStoreFiles(paths, false);
-  if (loaded.jsonStamp === null && loaded.table.size === 0 && fileStamp(paths.journal) === null)
+  const loaded = await loadStoreFiles(paths, { keepOpen: false, lazy: false });
+  const { table } = loaded.state;
+  if (loaded.jsonStamp === null && table.size === 0 && fileStamp(paths.journal) === null)
     throw new StoreNotFoundError(paths.dir);
-  return { sessions: [...loaded.table.values()], issues: [...loaded.table.issues()] };
+  return { sessions: [...table.values()], issues: [...table.issues()] };
 }
 
 /** The names in a store sub-folder; none when it is missing. A link in its place is refused. */
@@ -1158,32 +1357,6 @@ async function listRealDir(dir: string): Promise<Set<string>> {
   if (stat.isSymbolicLink()) throw new UnsafePathError(dir, "it is a symbolic link");
   if (!stat.isDirectory()) throw new UnsafePathError(dir, "it is not a directory");
   return new Set(await fsp.readdir(dir));
-}
-
-function countStats(table: SessionTable): SessionStats {
-  const stats: SessionStats = {
-    total: 0,
-    active: 0,
-    handedOff: 0,
-    completed: 0,
-    failed: 0,
-    totalCostUsd: 0,
-    byPhase: {},
-  };
-  const key = {
-    Active: "active",
-    HandedOff: "handedOff",
-    Completed: "completed",
-    Failed: "failed",
-  } as const;
-  for (const s of table.values()) {
-    stats.total += 1;
-    stats[key[s.status]] += 1;
-    const phase = s.context.current_phase;
-    stats.byPhase[phase] = (stats.byPhase[phase] ?? 0) + 1;
-    stats.totalCostUsd += s.result?.total_cost_usd ?? 0;
-  }
-  return stats;
 }
 
 /** The Claude conversations a session names (its own run and the results it inherited). */

@@ -1,7 +1,6 @@
 import os from "node:os";
 import path from "node:path";
-import * as core from "@actions/core";
-import * as github from "@actions/github";
+import type * as github from "@actions/github";
 import {
   abortOnProcessSignals,
   createRedactor,
@@ -10,6 +9,7 @@ import {
   runPhase,
   secretValues,
 } from "@miyabi/runner";
+import * as actions from "./actions-toolkit.js";
 import { installClaude } from "./claude.js";
 import { messageOf } from "./errors.js";
 import { INPUT_NAMES, type InputName, parseInputs } from "./inputs.js";
@@ -17,7 +17,6 @@ import { type IterateApi, octokitIterateApi } from "./iterate-api.js";
 import { type ActionEvent, type PhaseOutputs, runPhaseJob } from "./job.js";
 import { lazyArtifactClient } from "./lazy-artifact.js";
 import { actionsCache } from "./lazy-cache.js";
-import { createOctokit } from "./octokit.js";
 import type { GitHubApi, Logger } from "./ports.js";
 import { octokitArtifactApi } from "./store-artifact.js";
 
@@ -46,7 +45,7 @@ function pick<T extends "string" | "number">(
   return typeof current === type ? (current as T extends "string" ? string : number) : undefined;
 }
 
-function eventOf(context: typeof github.context): ActionEvent {
+function eventOf(context: actions.Context): ActionEvent {
   const { payload } = context;
   return {
     name: context.eventName,
@@ -169,11 +168,53 @@ function pullRequestApi(
   return { listOpenPulls, createPull, updatePull, requestReviewers };
 }
 
+/** Every GitHubApi method: the type checker keeps it complete. */
+const GITHUB_API_METHODS: Record<keyof GitHubApi, true> = {
+  getPermission: true,
+  getIssue: true,
+  listComments: true,
+  createComment: true,
+  updateComment: true,
+  addLabels: true,
+  removeLabel: true,
+  listOpenPulls: true,
+  createPull: true,
+  updatePull: true,
+  getPull: true,
+  listReviewComments: true,
+  addReaction: true,
+  requestReviewers: true,
+  dispatchWorkflow: true,
+};
+
+/** Octokit for `token`, made on first use. */
+function lazyOctokit(token: string, log: Logger): () => Promise<Octokit> {
+  let made: Promise<Octokit> | undefined;
+  return () => {
+    made ??= import("./octokit.js").then(({ createOctokit }) => createOctokit({ token, log }));
+    return made;
+  };
+}
+
+/** A GitHubApi whose implementation is made by `load` on the first call of any method. */
+function lazyGitHubApi(load: () => Promise<GitHubApi>): GitHubApi {
+  let loaded: Promise<GitHubApi> | undefined;
+  const methods = Object.keys(GITHUB_API_METHODS).map((name) => {
+    const call = async (...args: unknown[]) => {
+      loaded ??= load();
+      const api = (await loaded) as unknown as Record<string, (...a: unknown[]) => unknown>;
+      return api[name]?.(...args);
+    };
+    return [name, call];
+  });
+  return Object.fromEntries(methods) as GitHubApi;
+}
+
 /** The action's entry point: the only code that talks to @actions/* and the runner's process. */
 export async function run(): Promise<void> {
   let reported = false;
   const setOutputs = (outputs: PhaseOutputs) => {
-    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
+    for (const [name, value] of Object.entries(outputs)) actions.setOutput(name, value);
     reported = true;
   };
   const cancel = abortOnProcessSignals("the job was cancelled");
@@ -185,29 +226,38 @@ export async function run(): Promise<void> {
   );
   const secrets = [
     ...new Set([
-      ...SECRET_INPUTS.map((name) => core.getInput(name)).filter((v) => v !== ""),
+      ...SECRET_INPUTS.map((name) => actions.getInput(name)).filter((v) => v !== ""),
       ...secretValues(ambient),
     ]),
   ];
   const redact = createRedactor(secrets);
   try {
     // Masked before anything else runs, so no later log line can show them.
-    for (const value of secrets) core.setSecret(value);
+    for (const value of secrets) actions.setSecret(value);
     const inputs = parseInputs(
-      Object.fromEntries(INPUT_NAMES.map((name) => [name, core.getInput(name)])),
+      Object.fromEntries(INPUT_NAMES.map((name) => [name, actions.getInput(name)])),
     );
-    const { context } = github;
+    const context = new actions.Context();
     const { owner, repo } = context.repo;
     const tempDir = process.env.RUNNER_TEMP || os.tmpdir();
     const log: Logger = {
-      info: (message) => core.info(message),
-      notice: (message) => core.notice(message),
-      warning: (message) => core.warning(message),
-      group: (name, fn) => core.group(name, fn),
+      info: (message) => actions.info(message),
+      notice: (message) => actions.notice(message),
+      warning: (message) => actions.warning(message),
+      group: (name, fn) => actions.group(name, fn),
     };
-    const octokit = createOctokit({ token: inputs.githubToken, log });
+    // Octokit and its HTTP client load with the first API call: many jobs make none.
+    const octokit = lazyOctokit(inputs.githubToken, log);
     // Pull requests opened or updated with the push-token start the checks GITHUB_TOKEN's do not.
-    const pulls = inputs.pushToken ? createOctokit({ token: inputs.pushToken, log }) : octokit;
+    const pulls = inputs.pushToken ? lazyOctokit(inputs.pushToken, log) : octokit;
+    const github = lazyGitHubApi(async () => {
+      const [main, pull] = await Promise.all([octokit(), pulls()]);
+      return {
+        ...gitHubApi(main, owner, repo),
+        ...octokitIterateApi(main, owner, repo),
+        ...pullRequestApi(pull, owner, repo),
+      };
+    });
     await runPhaseJob({
       inputs,
       event: eventOf(context),
@@ -223,16 +273,18 @@ export async function run(): Promise<void> {
       env: process.env,
       redact,
       cache: actionsCache,
-      artifacts: { client: lazyArtifactClient, api: octokitArtifactApi(octokit, owner, repo) },
-      github: {
-        ...gitHubApi(octokit, owner, repo),
-        ...octokitIterateApi(octokit, owner, repo),
-        ...pullRequestApi(pulls, owner, repo),
+      artifacts: {
+        client: lazyArtifactClient,
+        api: {
+          listArtifacts: async (page) =>
+            octokitArtifactApi(await octokit(), owner, repo).listArtifacts(page),
+        },
       },
+      github,
       log,
       summary: {
         write: async (markdown) => {
-          await core.summary.addRaw(markdown).write();
+          await actions.summary.addRaw(markdown).write();
         },
       },
       setOutputs,
@@ -250,8 +302,8 @@ export async function run(): Promise<void> {
       signal: cancel.signal,
     });
   } catch (error) {
-    if (!reported) core.setOutput("status", "failed");
-    core.setFailed(redact(messageOf(error)));
+    if (!reported) actions.setOutput("status", "failed");
+    actions.setFailed(redact(messageOf(error)));
   } finally {
     cancel.dispose();
   }

@@ -1,6 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import http from "node:http";
-import https from "node:https";
+import type http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 
 export type CredentialName = "ANTHROPIC_API_KEY" | "CLAUDE_CODE_OAUTH_TOKEN";
@@ -79,10 +78,13 @@ export async function startCredentialProxy(options: {
       ? `sk-ant-api03-miyabi-proxy-${randomBytes(24).toString("hex")}`
       : `sk-ant-oat01-miyabi-proxy-${randomBytes(24).toString("hex")}`;
   const expected = digest(dummy);
-  const transport = upstream.protocol === "https:" ? https : http;
+  // Loaded here, not at import: importing node:http loads Node's own undici with it, a sizeable
+  // part of the start-up of every process that imports the runner and never starts a proxy.
+  const { createServer, request: httpRequest } = await import("node:http");
+  const send = upstream.protocol === "https:" ? (await import("node:https")).request : httpRequest;
   const sockets = new Set<Socket>();
 
-  const server = http.createServer((req, res) => {
+  const server = createServer((req, res) => {
     res.on("error", () => {});
     const target = req.url ?? "/";
     // Origin-form only: an absolute URL would make this an open proxy.
@@ -96,7 +98,7 @@ export async function startCredentialProxy(options: {
     }
     if (name === "ANTHROPIC_API_KEY") headers["x-api-key"] = value;
     else headers.authorization = `Bearer ${value}`;
-    const outgoing = transport.request(
+    const outgoing = send(
       {
         protocol: upstream.protocol,
         hostname: upstream.hostname,

@@ -1,0 +1,164 @@
+import { z } from "zod";
+import { type DiskSession, DiskSessionSchema, type Phase, PhaseSchema } from "./model.js";
+
+/**
+ * What a one-shot command needs from a large store without its whole document: the figures
+ * `getStats` returns and the sessions orphan reconciliation looks at. A compaction writes them
+ * into the journal header; every record carries the change it makes to the figures, so a store
+ * opened lazily folds the journal into the header instead of parsing `sessions.json`.
+ */
+
+export interface SessionStats {
+  total: number;
+  active: number;
+  handedOff: number;
+  completed: number;
+  failed: number;
+  /** Sum of `total_cost_usd` over recorded results. */
+  totalCostUsd: number;
+  byPhase: Partial<Record<Phase, number>>;
+}
+
+/** Stats, or the signed change a journal record makes to them. */
+export const StatsSchema = z.object({
+  total: z.number().int(),
+  active: z.number().int(),
+  handedOff: z.number().int(),
+  completed: z.number().int(),
+  failed: z.number().int(),
+  totalCostUsd: z.number(),
+  byPhase: z.partialRecord(PhaseSchema, z.number().int()),
+});
+
+export const SummarySchema = z.object({
+  stats: StatsSchema,
+  /** Every session `isRunning` holds for: what reconciling orphans at open needs. */
+  running: z.array(DiskSessionSchema),
+});
+
+export interface StoreSummary {
+  stats: SessionStats;
+  running: DiskSession[];
+}
+
+const STATUS_KEY = {
+  Active: "active",
+  HandedOff: "handedOff",
+  Completed: "completed",
+  Failed: "failed",
+} as const;
+
+export function emptyStats(): SessionStats {
+  return {
+    total: 0,
+    active: 0,
+    handedOff: 0,
+    completed: 0,
+    failed: 0,
+    totalCostUsd: 0,
+    byPhase: {},
+  };
+}
+
+/** Add (sign 1) or remove (sign -1) one session's share of the figures. */
+function count(stats: SessionStats, s: DiskSession, sign: 1 | -1): void {
+  stats.total += sign;
+  stats[STATUS_KEY[s.status]] += sign;
+  const phase = s.context.current_phase;
+  const n = (stats.byPhase[phase] ?? 0) + sign;
+  if (n === 0) delete stats.byPhase[phase];
+  else stats.byPhase[phase] = n;
+  stats.totalCostUsd += sign * (s.result?.total_cost_usd ?? 0);
+}
+
+export function countStats(sessions: Iterable<DiskSession>): SessionStats {
+  const stats = emptyStats();
+  for (const s of sessions) count(stats, s, 1);
+  return stats;
+}
+
+export function copyStats(stats: SessionStats): SessionStats {
+  return { ...stats, byPhase: { ...stats.byPhase } };
+}
+
+/** `into += delta`, in place. */
+export function addStats(into: SessionStats, delta: SessionStats): void {
+  into.total += delta.total;
+  into.active += delta.active;
+  into.handedOff += delta.handedOff;
+  into.completed += delta.completed;
+  into.failed += delta.failed;
+  into.totalCostUsd += delta.totalCostUsd;
+  for (const [phase, n] of Object.entries(delta.byPhase) as [Phase, number][]) {
+    const sum = (into.byPhase[phase] ?? 0) + n;
+    if (sum === 0) delete into.byPhase[phase];
+    else into.byPhase[phase] = sum;
+  }
+}
+
+/**
+ * The change to the figures of putting `put` and deleting `del`, where `before` gives a
+ * session's state before the change (undefined: it did not exist).
+ */
+export function statsDelta(
+  put: readonly DiskSession[],
+  del: readonly string[],
+  before: (id: string) => DiskSession | undefined,
+): SessionStats {
+  const delta = emptyStats();
+  // A record may name a session twice; each entry replaces the one before it.
+  const seen = new Map<string, DiskSession | undefined>();
+  const current = (id: string) => (seen.has(id) ? seen.get(id) : before(id));
+  for (const s of put) {
+    const old = current(s.id);
+    if (old) count(delta, old, -1);
+    count(delta, s, 1);
+    seen.set(s.id, s);
+  }
+  for (const id of del) {
+    const old = current(id);
+    if (old) count(delta, old, -1);
+    seen.set(id, undefined);
+  }
+  return delta;
+}
+
+/** An Active session with a process on record and no result: one a dead runner may have left. */
+export function isRunning(s: DiskSession): boolean {
+  return s.status === "Active" && s.process !== null && s.result === null;
+}
+
+/** The summary of a lazily opened store: the header's, with the journal folded in. */
+export class SummaryView {
+  readonly stats: SessionStats;
+  readonly running: Map<string, DiskSession>;
+
+  constructor(summary: StoreSummary) {
+    this.stats = copyStats(summary.stats);
+    this.running = new Map(summary.running.map((s) => [s.id, s]));
+  }
+
+  /** Fold one record in; false when it carries no stats change (written by an older release). */
+  fold(record: { put?: DiskSession[]; del?: string[]; stats?: SessionStats }): boolean {
+    if (!record.stats) return false;
+    addStats(this.stats, record.stats);
+    // Records hold whole sessions, so the last put of a session is its current state.
+    for (const s of record.put ?? []) {
+      if (isRunning(s)) this.running.set(s.id, s);
+      else this.running.delete(s.id);
+    }
+    for (const id of record.del ?? []) this.running.delete(id);
+    return true;
+  }
+}
+
+/** The summary a compaction writes for `sessions`. */
+export function summarize(sessions: Iterable<DiskSession>): StoreSummary {
+  const stats = emptyStats();
+  const running: DiskSession[] = [];
+  for (const s of sessions) {
+    count(stats, s, 1);
+    if (isRunning(s)) running.push(s);
+  }
+  return { stats, running };
+}
