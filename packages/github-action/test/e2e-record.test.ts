@@ -85,7 +85,7 @@ async function rig(t: TestContext) {
         env: { GITHUB_REPOSITORY_ID: REPOSITORY_ID, ...o.env },
         runId: artifacts.run().id,
         inputs: { "artifact-retention-days": "3", ...inputs },
-        ...(o.workspace ? { workspace: o.workspace } : {}),
+        workspace: o.workspace,
       }),
   };
 }
