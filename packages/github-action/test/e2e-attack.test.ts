@@ -7,18 +7,14 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { probeSandbox } from "@miyabi/runner";
 import {
   base64Forms,
-  claudeBinPath,
   type ModelServer,
-  modelServerEnv,
   type ScriptedTurn,
-  startCacheServer,
-  startGitHubStub,
   startModelServer,
 } from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
@@ -30,17 +26,17 @@ import {
   errorAnnotations,
   freshDir,
   GITHUB_TOKEN,
+  ISSUE,
   issueEvent,
-  OWNER,
-  REPO,
+  type Rig,
   removeScratch,
-  runAction,
+  startRig,
+  treeText,
 } from "./harness.js";
 import { plantEntry } from "./plant-cache.js";
 
 afterAll(removeScratch);
 
-const ISSUE = 7;
 const API_KEY = "sk-ant-api03-attack-secret-0123456789abcdef";
 const NPM_TOKEN = "npm_jobLevelSecret0123456789abcdefXYZ";
 const sandboxed = (await probeSandbox()).usable;
@@ -67,13 +63,6 @@ function expectNoSecret(where: string, text: string, secrets: readonly string[])
   }
 }
 
-async function treeText(dir: string): Promise<string> {
-  if (!existsSync(dir)) return "";
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const files = entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-  return (await Promise.all(files.map((f) => readFile(f, "utf8")))).join("\n");
-}
-
 /** What a job wrote to its log, less the ::add-mask:: lines that name the secrets to hide. */
 const logOf = (r: ActionResult) =>
   `${r.stdout}\n${r.stderr}`
@@ -82,8 +71,9 @@ const logOf = (r: ActionResult) =>
     .join("\n");
 
 interface World {
-  cache: Awaited<ReturnType<typeof startCacheServer>>;
-  github: Awaited<ReturnType<typeof startGitHubStub>>;
+  rig: Rig;
+  cache: Rig["cache"];
+  github: Rig["github"];
   git: Awaited<ReturnType<typeof startGitHttp>>;
   origin: string;
   /** The same on every job, as /home/runner/work/_temp is on hosted runners. */
@@ -93,16 +83,6 @@ interface World {
 }
 
 async function world(t: TestContext): Promise<World> {
-  const cache = await startCacheServer();
-  const github = await startGitHubStub({
-    owner: OWNER,
-    repo: REPO,
-    permissions: { alice: "admin" },
-    issues: [{ number: ISSUE, title: "Greet", body: "edited later", labels: ["miyabi"] }],
-    comments: [
-      { issue_number: ISSUE, user: "eve", body: `${commentMarker(ISSUE)}\nI am the progress` },
-    ],
-  });
   const root = await freshDir("attack");
   const gitRoot = path.join(root, "git");
   await mkdir(gitRoot);
@@ -138,20 +118,24 @@ async function world(t: TestContext): Promise<World> {
   sh(seed, "add", ".");
   sh(seed, "-c", "user.name=T", "-c", "user.email=t@e", "commit", "-qm", "pipeline");
   sh(seed, "push", "-q", "origin", "main");
+  const rig = await startRig(t, {
+    apiKey: API_KEY,
+    issue: { title: "Greet", body: "edited later", labels: ["miyabi"] },
+    comments: [
+      { issue_number: ISSUE, user: "eve", body: `${commentMarker(ISSUE)}\nI am the progress` },
+    ],
+    origin,
+  });
   const git = await startGitHttp(gitRoot, GITHUB_TOKEN);
   const runnerTemp = path.join(root, "runner", "_temp");
   const home = path.join(root, "runner-home");
   await mkdir(home, { recursive: true });
   // The runner user's own secrets: the agent's HOME is never this one.
   await writeFile(path.join(home, ".git-credentials"), `https://x:${GITHUB_TOKEN}@github.com\n`);
-  const w: World = { cache, github, git, origin, runnerTemp, home, models: [] };
+  const { cache, github } = rig;
+  const w: World = { rig, cache, github, git, origin, runnerTemp, home, models: [] };
   t.onTestFinished(async () => {
-    await Promise.all([
-      cache.close(),
-      github.close(),
-      git.close(),
-      ...w.models.map((m) => m.close()),
-    ]);
+    await Promise.all([git.close(), ...w.models.map((m) => m.close())]);
   });
   return w;
 }
@@ -205,25 +189,18 @@ async function job(
   const model = await startModelServer({ script });
   w.models.push(model);
   const { workspace, credentialsFile } = await checkout(w);
-  const claudeHome = await freshDir("claude-home");
-  const { ANTHROPIC_API_KEY: _dummy, ...modelEnv } = modelServerEnv(model, { home: claudeHome });
-  const result = await runAction({
-    apiUrl: w.github.url,
-    cacheEnv: w.cache.env(),
-    origin: w.origin,
+  const result = await w.rig.job({
+    model,
     workspace,
     job: phase,
     payload: issueEvent({ issueNumber: ISSUE, title: "Greet", body }),
     env: {
-      ...modelEnv,
       HOME: w.home,
       RUNNER_TEMP: w.runnerTemp,
       // A job-level secret the workflow set: never the agent's.
       NPM_TOKEN,
     },
     inputs: {
-      "anthropic-api-key": API_KEY,
-      "claude-path": claudeBinPath(),
       "pipeline-config": ".miyabi/pipeline.yml",
       phase,
       ...inputs,

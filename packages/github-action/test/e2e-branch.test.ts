@@ -6,108 +6,43 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import path from "node:path";
-import {
-  claudeBinPath,
-  type ModelServer,
-  modelServerEnv,
-  type ScriptedTurn,
-  startCacheServer,
-  startGitHubStub,
-  startModelServer,
-  structuredOutputTurn,
-} from "@miyabi/testkit";
+import type { ModelServer } from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
-import { bareOrigin, sh } from "./git.js";
+import { sh } from "./git.js";
 import {
-  type ActionResult,
-  checkout,
   errorAnnotations,
-  freshDir,
-  issueEvent,
-  OWNER,
-  REPO,
+  expectOk,
+  ISSUE,
+  type RigJob,
   removeScratch,
-  runAction,
+  startRig,
 } from "./harness.js";
+import { say, type Turn, verdict, write } from "./turns.js";
 
-const ISSUE = 7;
 const BRANCH = `miyabi/issue-${ISSUE}`;
 const READ_ID = "toolu_review_reads_counter";
 const COUNTER = "src/counter.js";
 
 afterAll(removeScratch);
 
-/** One agent turn: what the model answers, given the job's workspace. */
-type Turn = (workspace: string) => ScriptedTurn | Promise<ScriptedTurn>;
-
-interface Rig {
-  origin: string;
-  github: Awaited<ReturnType<typeof startGitHubStub>>;
-  server: ModelServer;
-  /** Run one job of `phase` in a fresh clone, its agent answering with `turns` in order. */
-  job(
-    phase: string,
-    turns: Turn[],
-    options?: { inputs?: Record<string, string>; attempt?: number },
-  ): Promise<ActionResult>;
-}
-
-async function rig(t: TestContext): Promise<Rig> {
-  const cache = await startCacheServer({});
-  const github = await startGitHubStub({
-    owner: OWNER,
-    repo: REPO,
-    permissions: { alice: "admin" },
-    issues: [{ number: ISSUE, title: "Add a widget counter", body: "Count them.", labels: [] }],
-  });
-  let current: { turns: Turn[]; next: number; workspace: string } | undefined;
-  const server = await startModelServer({
-    script: async () => {
-      const job = current;
-      const turn = job?.turns[job.next++];
-      return turn && job ? turn(job.workspace) : { text: "Done." };
-    },
-  });
-  t.onTestFinished(async () => {
-    await Promise.all([cache.close(), github.close(), server.close()]);
-  });
-  const origin = bareOrigin(await freshDir("origin"));
-  let previousKey = "";
+async function rig(t: TestContext) {
+  const r = await startRig(t, { apiKey: "sk-ant-api03-e2e-branch-0123456789" });
   return {
-    origin,
-    github,
-    server,
-    async job(phase, turns, options = {}) {
-      const workspace = await checkout(origin);
-      current = { turns, next: 0, workspace };
-      const home = await freshDir("claude-home");
-      const { ANTHROPIC_API_KEY: _dummy, ...env } = modelServerEnv(server, { home });
-      const result = await runAction({
-        apiUrl: github.url,
-        cacheEnv: cache.env(),
-        origin,
-        workspace,
-        payload: issueEvent({ issueNumber: ISSUE }),
+    origin: r.origin,
+    github: r.github,
+    model: r.model,
+    /** Run one job of `phase` in a fresh clone, its agent answering with `turns` in order. */
+    job: (phase: string, turns: Turn[], options: RigJob = {}) =>
+      r.job({
+        ...options,
+        turns,
         job: phase,
-        runAttempt: options.attempt ?? 1,
-        env,
-        inputs: {
-          "anthropic-api-key": "sk-ant-api03-e2e-branch-0123456789",
-          "claude-path": claudeBinPath(),
-          phase,
-          ...(previousKey ? { "cache-key": previousKey } : {}),
-          ...options.inputs,
-        },
-      });
-      if (result.outputs["cache-key"]) previousKey = result.outputs["cache-key"];
-      return result;
-    },
+        chain: true,
+        inputs: { phase, ...options.inputs },
+      }),
   };
 }
 
-const write =
-  (file: string, content: string): Turn =>
-  (ws) => ({ toolUses: [{ name: "Write", input: { file_path: path.join(ws, file), content } }] });
 const read: Turn = (ws) => ({
   toolUses: [{ id: READ_ID, name: "Read", input: { file_path: path.join(ws, COUNTER) } }],
 });
@@ -123,11 +58,8 @@ const edit: Turn = (ws) => ({
     },
   ],
 });
-const say =
-  (text: string): Turn =>
-  () => ({ text });
 /** The gated Review's last turn: its verdict. */
-const approve: Turn = () => structuredOutputTurn({ verdict: "approve" });
+const approve = verdict();
 
 /** Push a commit to the branch from another clone while the job runs, as someone else would. */
 function foreignPush(origin: string, file: string, content: string): Turn {
@@ -161,10 +93,6 @@ function readResult(server: ModelServer): string {
   return "";
 }
 
-function expectOk(result: ActionResult, name: string): void {
-  expect(result.code, `${name}\n${result.stdout}\n${result.stderr}`).toBe(0);
-}
-
 const log = (origin: string, format: string) =>
   sh(origin, "log", `--format=${format}`, BRANCH).split("\n");
 
@@ -179,7 +107,7 @@ describe("action bundle: the work travels on the issue's branch", () => {
     const review = await r.job("review", [read, edit, approve]);
     expectOk(review, "review");
     // Review ran in a fresh clone: CodeGen's file reached it only through the branch.
-    expect(readResult(r.server)).toContain("export let count = 0;");
+    expect(readResult(r.model)).toContain("export let count = 0;");
     const test = await r.job("test", [
       write("test/counter.test.js", "// counts\n"),
       foreignPush(r.origin, "NOTES.md", "someone else's notes\n"),
@@ -218,7 +146,7 @@ describe("action bundle: the work travels on the issue's branch", () => {
     // A re-run of the final job refreshes the pull request instead of opening a second one.
     const again = await r.job("deploy", [say("Ready again.")], {
       inputs: { "cache-key": test.outputs["cache-key"] ?? "" },
-      attempt: 2,
+      runAttempt: 2,
     });
     expectOk(again, "deploy re-run");
     expect(r.github.state.pulls).toHaveLength(1);
@@ -260,7 +188,7 @@ describe("action bundle: the work travels on the issue's branch", () => {
     const review = await r.job("review", [read, edit, approve], { inputs });
     expectOk(review, "review");
     expect(review.stdout).toContain("Applied 1 earlier phases' patches");
-    expect(readResult(r.server)).toContain("export let count = 0;");
+    expect(readResult(r.model)).toContain("export let count = 0;");
     expect(log(r.origin, "%s")).toEqual([
       `Review: ReviewAgent for #${ISSUE}`,
       `CodeGeneration: CodeGenAgent for #${ISSUE}`,

@@ -4,31 +4,23 @@
  * opens the pull request; then a `/miyabi` comment, a refused commenter and a
  * workflow_dispatch act on the same issue, branch and pull request.
  */
-import path from "node:path";
-import {
-  claudeBinPath,
-  modelServerEnv,
-  type ScriptedTurn,
-  startCacheServer,
-  startGitHubStub,
-  startModelServer,
-  structuredOutputTurn,
-} from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
-import { bareOrigin, sh } from "./git.js";
+import { sh } from "./git.js";
 import {
   type ActionResult,
-  checkout,
-  freshDir,
+  expectOk,
+  ISSUE,
   issueEvent,
   OWNER,
   REPO,
+  type RigJob,
   removeScratch,
-  runAction,
+  startRig,
+  turnBodies,
   workspaceSessions,
 } from "./harness.js";
+import { say, type Turn, verdict as verdictOf, write } from "./turns.js";
 
-const ISSUE = 7;
 const BRANCH = `miyabi/issue-${ISSUE}`;
 const GREET = "src/greet.js";
 const READER_COMMAND = "/miyabi codegen delete everything";
@@ -36,90 +28,42 @@ const MAINTAINER_COMMAND = "/miyabi codegen rename greet to hello";
 
 afterAll(removeScratch);
 
-type Turn = (workspace: string) => ScriptedTurn;
-
-const write =
-  (file: string, content: string): Turn =>
-  (ws) => ({ toolUses: [{ name: "Write", input: { file_path: path.join(ws, file), content } }] });
-const say =
-  (text: string): Turn =>
-  () => ({ text });
 /** The gated Review's verdict: `approve`, or `changes` with one finding per message. */
-const verdict =
-  (...messages: string[]): Turn =>
-  () =>
-    structuredOutputTurn(
-      messages.length === 0
-        ? { verdict: "approve" }
-        : {
-            verdict: "changes",
-            findings: messages.map((message) => ({ file: GREET, line: 1, message })),
-          },
-    );
+const verdict = (...messages: string[]): Turn =>
+  verdictOf(...messages.map((message) => ({ file: GREET, line: 1, message })));
+
+/** What the job was started by: the event's name and payload. */
+type JobEvent = Required<Pick<RigJob, "eventName" | "payload">>;
+
+const labelled: JobEvent = { eventName: "issues", payload: issueEvent({ issueNumber: ISSUE }) };
 
 async function rig(t: TestContext) {
-  const cache = await startCacheServer({});
-  const github = await startGitHubStub({
-    owner: OWNER,
-    repo: REPO,
+  const r = await startRig(t, {
+    apiKey: "sk-ant-api03-e2e-iterate-0123456789",
     permissions: { alice: "admin", bob: "read" },
-    issues: [{ number: ISSUE, title: "Greet people", body: "Add greet().", labels: [] }],
+    issue: { title: "Greet people", body: "Add greet()." },
     comments: [
       { issue_number: ISSUE, body: READER_COMMAND, user: "bob" },
       { issue_number: ISSUE, body: MAINTAINER_COMMAND, user: "alice" },
     ],
   });
-  let current: { turns: Turn[]; next: number; workspace: string } | undefined;
-  const server = await startModelServer({
-    script: async () => {
-      const job = current;
-      const turn = job?.turns[job.next++];
-      return turn && job ? turn(job.workspace) : { text: "Done." };
-    },
-  });
-  t.onTestFinished(async () => {
-    await Promise.all([cache.close(), github.close(), server.close()]);
-  });
-  const origin = bareOrigin(await freshDir("origin"));
-  let previousKey = "";
   return {
-    origin,
-    github,
-    server,
-    async job(
-      turns: Turn[],
-      event: { name: string; payload: Record<string, unknown> },
-      inputs: Record<string, string> = {},
-    ): Promise<ActionResult> {
-      const workspace = await checkout(origin);
-      current = { turns, next: 0, workspace };
-      const home = await freshDir("claude-home");
-      const { ANTHROPIC_API_KEY: _dummy, ...env } = modelServerEnv(server, { home });
-      const result = await runAction({
-        apiUrl: github.url,
-        cacheEnv: cache.env(),
-        origin,
-        workspace,
-        eventName: event.name,
-        payload: event.payload,
-        env,
-        inputs: {
-          "anthropic-api-key": "sk-ant-api03-e2e-iterate-0123456789",
-          "claude-path": claudeBinPath(),
-          ...inputs,
-        },
-      });
-      if (result.outputs["cache-key"]) previousKey = result.outputs["cache-key"];
-      return result;
-    },
-    /** The chained jobs of the labelled run pass their keys on, as the example workflow does. */
+    origin: r.origin,
+    github: r.github,
+    server: r.model,
+    job: (turns: Turn[], event: JobEvent, inputs: Record<string, string> = {}) =>
+      r.job({ turns, ...event, inputs }),
+    /**
+     * The labelled run's next job, for `phase`: it restores what the job before saved, as the
+     * example workflow's chained jobs pass their keys on.
+     */
+    next: (turns: Turn[], phase: string) =>
+      r.job({ turns, ...labelled, chain: true, inputs: { phase } }),
     get previousKey() {
-      return previousKey;
+      return r.previousKey;
     },
   };
 }
-
-const labelled = { name: "issues", payload: issueEvent({ issueNumber: ISSUE }) };
 
 /** The issue_comment event of a comment the stub holds (so it can take a reaction). */
 function commentEvent(
@@ -130,7 +74,7 @@ function commentEvent(
   const id = comments.find((c) => c.body === body)?.id;
   const event = issueEvent({ issueNumber: ISSUE });
   return {
-    name: "issue_comment",
+    eventName: "issue_comment",
     payload: {
       ...event,
       action: "created",
@@ -139,15 +83,6 @@ function commentEvent(
       sender: { login, id: 2002, type: "User" },
     },
   };
-}
-
-function expectOk(result: ActionResult, name: string): void {
-  expect(result.code, `${name}\n${result.stdout}\n${result.stderr}`).toBe(0);
-}
-
-/** Every text the model server was sent for turns of the run, as one string per request. */
-function turnBodies(requests: { kind: string; body: unknown }[]): string[] {
-  return requests.filter((q) => q.kind === "turn").map((q) => JSON.stringify(q.body));
 }
 
 describe("action bundle: iterating on the issue's branch and pull request", () => {
@@ -159,13 +94,7 @@ describe("action bundle: iterating on the issue's branch and pull request", () =
       ["test", [say("Tested.")]],
       ["deploy", [say("Ready.")]],
     ];
-    for (const [phase, turns] of phases) {
-      const key = r.previousKey;
-      expectOk(
-        await r.job(turns, labelled, { phase, ...(key ? { "cache-key": key } : {}) }),
-        phase,
-      );
-    }
+    for (const [phase, turns] of phases) expectOk(await r.next(turns, phase), phase);
     expect(r.github.state.pulls).toHaveLength(1);
     const before = sh(r.origin, "rev-parse", BRANCH);
     const requestsBefore = r.server.requests.length;
@@ -209,7 +138,7 @@ describe("action bundle: iterating on the issue's branch and pull request", () =
     const dispatched = await r.job(
       [verdict()],
       {
-        name: "workflow_dispatch",
+        eventName: "workflow_dispatch",
         payload: { inputs: { "issue-number": String(ISSUE) }, sender: { login: "alice" } },
       },
       { "issue-number": String(ISSUE) },
@@ -248,7 +177,7 @@ function reviewEvent(pullNumber: number, reviewId: number, body: string) {
   const repository = { full_name: `${OWNER}/${REPO}`, default_branch: "main" };
   const reviewer = { login: "alice", id: 2002, type: "User" };
   return {
-    name: "pull_request_review",
+    eventName: "pull_request_review",
     payload: {
       action: "submitted",
       review: { id: reviewId, body, state: "changes_requested", user: reviewer },
@@ -273,8 +202,7 @@ describe("action bundle: the review gate", () => {
     const results: ActionResult[] = [];
     let phase = from;
     for (const turns of turnsPerJob) {
-      const key = r.previousKey;
-      const result = await r.job(turns, labelled, { phase, ...(key ? { "cache-key": key } : {}) });
+      const result = await r.next(turns, phase);
       expectOk(result, `${results.length}: ${phase}`);
       results.push(result);
       phase = result.outputs["next-phase"] ?? "";
@@ -382,7 +310,7 @@ describe("action bundle: the review gate", () => {
     const dispatched = await r.job(
       [],
       {
-        name: "workflow_dispatch",
+        eventName: "workflow_dispatch",
         payload: { inputs: { "issue-number": String(ISSUE) }, sender: { login: "alice" } },
       },
       { "issue-number": String(ISSUE) },

@@ -3,78 +3,52 @@
  * and GitHub API stand-ins (and, where a phase runs, the real Claude Code CLI against the
  * scripted model server).
  */
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import {
   type CacheFaults,
-  type CacheServer,
   claudeBinPath,
   type GitHubStub,
-  type ModelServer,
-  modelServerEnv,
-  startCacheServer,
-  startGitHubStub,
-  startModelServer,
-  structuredOutputTurn,
+  type RecordedRequest,
+  type ScriptedTurn,
   unreachableCacheEnv,
+  verdictTurn,
 } from "@miyabi/testkit";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
 import { fakeNpm } from "./fake-npm.js";
-import { bareOrigin } from "./git.js";
 import {
-  type ActionJob,
   type ActionResult,
   asksForVerdict,
   errorAnnotations,
   freshDir,
   GITHUB_TOKEN,
+  ISSUE,
   issueEvent,
   OWNER,
   REPO,
+  type RigOptions,
   removeScratch,
-  runAction,
+  startRig,
+  treeText,
   workspaceSessions,
 } from "./harness.js";
 
-const ISSUE = 7;
 const API_KEY = "sk-ant-api03-e2e-secret-0123456789abcdef";
 
 afterAll(removeScratch);
 
-interface Rig {
-  cache: CacheServer;
-  github: GitHubStub;
-  /** The bare repository every job clones, as origin. */
-  origin: string;
-}
-
-async function rig(t: TestContext, faults?: CacheFaults): Promise<Rig> {
-  const cache = await startCacheServer(faults ? { faults } : {});
-  const github = await startGitHubStub({
-    owner: OWNER,
-    repo: REPO,
+function rig(t: TestContext, options: Omit<RigOptions, "apiKey"> = {}) {
+  return startRig(t, {
+    apiKey: API_KEY,
     permissions: { alice: "admin", bob: "read" },
-    issues: [
-      { number: ISSUE, title: "Add a widget counter", body: "Count them.", labels: ["miyabi"] },
-    ],
+    issue: { labels: ["miyabi"] },
+    ...options,
   });
-  t.onTestFinished(async () => {
-    await cache.close();
-    await github.close();
-  });
-  return { cache, github, origin: bareOrigin(await freshDir("origin")) };
 }
 
-function job(r: Rig, overrides: Partial<ActionJob> = {}): ActionJob {
-  return {
-    apiUrl: r.github.url,
-    cacheEnv: r.cache.env(),
-    origin: r.origin,
-    payload: issueEvent({ issueNumber: ISSUE }),
-    ...overrides,
-    inputs: { "anthropic-api-key": API_KEY, ...overrides.inputs },
-  };
-}
+/** Jobs that stop before a phase runs: no Claude Code, and `faults` in the cache service. */
+const stoppingRig = (t: TestContext, faults?: CacheFaults) =>
+  rig(t, { claude: false, cacheFaults: faults });
 
 function apiCalls(github: GitHubStub): string[] {
   return github.requests.map((r) => `${r.method} ${r.path.replace(`/repos/${OWNER}/${REPO}`, "")}`);
@@ -89,10 +63,8 @@ function expectMasked(result: ActionResult, secret: string): void {
 
 describe("action bundle: paths that do not run Claude", () => {
   it("skips a non-labeled event with a notice and exit 0", async (t) => {
-    const r = await rig(t);
-    const result = await runAction(
-      job(r, { payload: issueEvent({ issueNumber: ISSUE, action: "opened" }) }),
-    );
+    const r = await stoppingRig(t);
+    const result = await r.job({ payload: issueEvent({ issueNumber: ISSUE, action: "opened" }) });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
       "::notice::Skipped: this issues (opened) event does not start the pipeline; a trigger label on an issue, a /miyabi comment, a review requesting changes on the pipeline's pull request, or a workflow_dispatch with issue-number does.",
@@ -104,25 +76,19 @@ describe("action bundle: paths that do not run Claude", () => {
   });
 
   it("skips another label and another event type", async (t) => {
-    const r = await rig(t);
-    const other = await runAction(
-      job(r, { payload: issueEvent({ issueNumber: ISSUE, label: "bug" }) }),
-    );
+    const r = await stoppingRig(t);
+    const other = await r.job({ payload: issueEvent({ issueNumber: ISSUE, label: "bug" }) });
     expect(other.code).toBe(0);
     expect(other.stdout).toContain('::notice::Skipped: the label "bug" is not a trigger label');
-    const push = await runAction(
-      job(r, { eventName: "push", payload: { ref: "refs/heads/main" } }),
-    );
+    const push = await r.job({ eventName: "push", payload: { ref: "refs/heads/main" } });
     expect(push.code).toBe(0);
     expect(push.outputs.status).toBe("skipped");
     expect(r.github.requests).toEqual([]);
   });
 
   it("refuses a sender without write access; nothing restored", async (t) => {
-    const r = await rig(t);
-    const result = await runAction(
-      job(r, { payload: issueEvent({ issueNumber: ISSUE, sender: "bob" }) }),
-    );
+    const r = await stoppingRig(t);
+    const result = await r.job({ payload: issueEvent({ issueNumber: ISSUE, sender: "bob" }) });
     expect(result.code).toBe(1);
     expect(errorAnnotations(result.stdout)).toEqual([
       `@bob added the label, but has "read" access to ${OWNER}/${REPO}; only users with write, maintain or admin access can start the pipeline (the agent runs with this repository's secrets). Ask a maintainer to do it. Nothing was restored or run.`,
@@ -134,8 +100,8 @@ describe("action bundle: paths that do not run Claude", () => {
   });
 
   it("fails on a missing API key before any cache call", async (t) => {
-    const r = await rig(t);
-    const result = await runAction(job(r, { inputs: { "anthropic-api-key": "" } }));
+    const r = await stoppingRig(t);
+    const result = await r.job({ inputs: { "anthropic-api-key": "" } });
     expect(result.code).toBe(1);
     expect(errorAnnotations(result.stdout)[0]).toMatch(
       /^Neither anthropic-api-key nor claude-code-oauth-token is set/,
@@ -145,8 +111,8 @@ describe("action bundle: paths that do not run Claude", () => {
   });
 
   it("reports a bad input by name", async (t) => {
-    const r = await rig(t);
-    const result = await runAction(job(r, { inputs: { "max-turns": "lots" } }));
+    const r = await stoppingRig(t);
+    const result = await r.job({ inputs: { "max-turns": "lots" } });
     expect(result.code).toBe(1);
     expect(errorAnnotations(result.stdout)).toEqual([
       `Input "max-turns" is invalid: expected a whole number. See the action's README for its format.`,
@@ -155,11 +121,9 @@ describe("action bundle: paths that do not run Claude", () => {
   });
 
   it("a later phase whose exact store is not in the cache fails before running", async (t) => {
-    const r = await rig(t);
+    const r = await stoppingRig(t);
     const key = `miyabi-sessions-issue-${ISSUE}-1-7000001-1-0123456789ab`;
-    const result = await runAction(
-      job(r, { job: "review", inputs: { phase: "review", "cache-key": key } }),
-    );
+    const result = await r.job({ job: "review", inputs: { phase: "review", "cache-key": key } });
     expect(result.code).toBe(1);
     expect(errorAnnotations(result.stdout)[0]).toBe(
       `The previous phase's sessions are not in the cache under "${key}": the entry may have been evicted or deleted, or the key mistyped. Only that exact entry will do; re-run the job that wrote it, or start the pipeline again from its first phase. Nothing was run.`,
@@ -176,14 +140,12 @@ describe("action bundle: paths that do not run Claude", () => {
   });
 
   it("an unreachable cache service fails a later phase fast and clearly", async (t) => {
-    const r = await rig(t);
+    const r = await stoppingRig(t);
     const started = Date.now();
-    const result = await runAction(
-      job(r, {
-        cacheEnv: { ...unreachableCacheEnv(), RUNNER_TEMP: await freshDir("temp") },
-        inputs: { phase: "test", "cache-key": `miyabi-sessions-issue-${ISSUE}-1-1-1-aa` },
-      }),
-    );
+    const result = await r.job({
+      cacheEnv: { ...unreachableCacheEnv(), RUNNER_TEMP: await freshDir("temp") },
+      inputs: { phase: "test", "cache-key": `miyabi-sessions-issue-${ISSUE}-1-1-1-aa` },
+    });
     expect(result.code).toBe(1);
     // The cause first.
     expect(errorAnnotations(result.stdout)[0]).toMatch(
@@ -193,12 +155,12 @@ describe("action bundle: paths that do not run Claude", () => {
   });
 
   it("a cache service that refuses reads (403) fails a later phase clearly", async (t) => {
-    const r = await rig(t, { rpcErrors: { GetCacheEntryDownloadURL: "permission_denied" } });
-    const result = await runAction(
-      job(r, {
-        inputs: { phase: "review", "cache-key": `miyabi-sessions-issue-${ISSUE}-1-1-1-aa` },
-      }),
-    );
+    const r = await stoppingRig(t, {
+      rpcErrors: { GetCacheEntryDownloadURL: "permission_denied" },
+    });
+    const result = await r.job({
+      inputs: { phase: "review", "cache-key": `miyabi-sessions-issue-${ISSUE}-1-1-1-aa` },
+    });
     expect(result.code).toBe(1);
     expect(errorAnnotations(result.stdout)[0]).toMatch(
       /^Failed to GetCacheEntryDownloadURL: .*: the cache service failed while restoring/,
@@ -209,34 +171,15 @@ describe("action bundle: paths that do not run Claude", () => {
 /* ------------------------------------------------------------------------------------------ */
 // Paths that run a phase: the real Claude Code CLI against the scripted model server.
 
-async function modelServer(t: TestContext, text = "Done."): Promise<ModelServer> {
-  // The gated Review approves; every other run answers `text`.
-  const server = await startModelServer({
-    script: (req) =>
-      asksForVerdict(req) ? structuredOutputTurn({ verdict: "approve" }) : { text },
+/** Jobs that run a phase: the gated Review approves, every other run answers `text`. */
+const phaseRig = (t: TestContext, text = "Done.", faults?: CacheFaults) =>
+  rig(t, {
+    script: (req: RecordedRequest): ScriptedTurn =>
+      asksForVerdict(req) ? verdictTurn() : { text },
+    cacheFaults: faults,
   });
-  t.onTestFinished(() => server.close());
-  return server;
-}
-
-/** A job that runs Claude Code against `server`, with its own HOME. */
-async function claudeJob(r: Rig, server: ModelServer, overrides: Partial<ActionJob> = {}) {
-  const home = await freshDir("claude-home");
-  const { ANTHROPIC_API_KEY: _dummy, ...env } = modelServerEnv(server, { home });
-  return job(r, {
-    ...overrides,
-    env: { ...env, ...overrides.env },
-    inputs: { "claude-path": claudeBinPath(), ...overrides.inputs },
-  });
-}
 
 const storeSessions = (workspace: string) => workspaceSessions(workspace, ISSUE);
-
-async function treeText(dir: string): Promise<string> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const files = entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
-  return (await Promise.all(files.map((f) => readFile(f, "utf8")))).join("\n");
-}
 
 describe("action bundle: saving fails after a phase ran", () => {
   it.for([
@@ -245,9 +188,8 @@ describe("action bundle: saving fails after a phase ran", () => {
   ] satisfies [string, CacheFaults][])(
     "%s -> exit 1 with a clear message, the result still reported",
     async ([, faults], t) => {
-      const r = await rig(t, faults);
-      const server = await modelServer(t);
-      const result = await runAction(await claudeJob(r, server));
+      const r = await phaseRig(t, "Done.", faults);
+      const result = await r.job();
       expect(result.code).toBe(1);
       const [message] = errorAnnotations(result.stdout);
       // The service's own words first, then what it means and where the sessions are.
@@ -273,9 +215,8 @@ describe("action bundle: saving fails after a phase ran", () => {
   );
 
   it("500 from the service (retried for ~30 s) -> exit 1", { timeout: 120_000 }, async (t) => {
-    const r = await rig(t, { rpcErrors: { CreateCacheEntry: "internal" } });
-    const server = await modelServer(t);
-    const result = await runAction(await claudeJob(r, server));
+    const r = await phaseRig(t, "Done.", { rpcErrors: { CreateCacheEntry: "internal" } });
+    const result = await r.job();
     expect(result.code).toBe(1);
     expect(r.cache.calls.filter((c) => c.method === "CreateCacheEntry")).toHaveLength(5);
     expect(errorAnnotations(result.stdout).at(-1)).toMatch(
@@ -287,17 +228,14 @@ describe("action bundle: saving fails after a phase ran", () => {
 
 describe("action bundle: the Claude Code CLI travels through the Actions cache", () => {
   it("job 1 installs it with npm and saves npm's downloads; job 2, on a fresh runner, installs from them", async (t) => {
-    const r = await rig(t);
-    const server = await modelServer(t);
+    const r = await phaseRig(t);
     // The fake npm "installs" a claude that runs the real CLI, so the phases still run.
     const npm = await fakeNpm({ claude: claudeBinPath() });
     // One path for every job, as /opt/hostedtoolcache is on GitHub-hosted runners.
     const toolCache = await freshDir("hostedtoolcache");
     const key = `miyabi-claude-npm-2.1.332-${process.platform}-${process.arch}`;
     const env = { PATH: `${npm.bin}:/usr/local/bin:/usr/bin:/bin`, RUNNER_TOOL_CACHE: toolCache };
-    const first = await runAction(
-      await claudeJob(r, server, { job: "codegen", env, inputs: { "claude-path": "" } }),
-    );
+    const first = await r.job({ job: "codegen", env, inputs: { "claude-path": "" } });
     expect(first.code, first.stdout).toBe(0);
     expect(first.stdout).toContain(`Saved npm's downloads for Claude Code 2.1.332 as "${key}".`);
     expect(r.cache.entries().map((e) => e.key)).toContain(key);
@@ -305,13 +243,11 @@ describe("action bundle: the Claude Code CLI travels through the Actions cache",
     // A fresh machine: nothing left in the tool cache.
     await rm(toolCache, { recursive: true });
     await mkdir(toolCache);
-    const second = await runAction(
-      await claudeJob(r, server, {
-        job: "review",
-        env,
-        inputs: { "claude-path": "", "cache-key": first.outputs["cache-key"] ?? "" },
-      }),
-    );
+    const second = await r.job({
+      job: "review",
+      env,
+      inputs: { "claude-path": "", "cache-key": first.outputs["cache-key"] ?? "" },
+    });
     expect(second.code, second.stdout).toBe(0);
     expect(second.stdout).toContain(
       `Restored npm's downloads for Claude Code 2.1.332 from the cache ("${key}").`,
@@ -325,12 +261,10 @@ describe("action bundle: the Claude Code CLI travels through the Actions cache",
 
 describe("action bundle: a phase whose agent fails", () => {
   it("records and saves the failed session, labels the issue failed and exits 1", async (t) => {
-    const r = await rig(t);
-    const server = await startModelServer({
+    const r = await rig(t, {
       script: () => ({ error: { status: 500, message: "scripted outage" } }),
     });
-    t.onTestFinished(() => server.close());
-    const result = await runAction(await claudeJob(r, server));
+    const result = await r.job();
     expect(result.code).toBe(1);
     expect(errorAnnotations(result.stdout).at(-1)).toMatch(/^Phase codegen failed: /);
     expect(result.outputs).toMatchObject({ status: "failed", "next-phase": "" });
@@ -346,17 +280,14 @@ describe("action bundle: a phase whose agent fails", () => {
 
 describe("action bundle: the four-job pipeline with Claude Code", () => {
   it("codegen -> review -> test -> deploy, each job on a fresh runner", async (t) => {
-    const r = await rig(t);
-    const server = await modelServer(t, "Phase work done.");
+    const r = await phaseRig(t, "Phase work done.");
     const results: ActionResult[] = [];
     for (const phase of ["codegen", "review", "test", "deploy"]) {
       const previous = results.at(-1)?.outputs["cache-key"];
-      const result = await runAction(
-        await claudeJob(r, server, {
-          job: phase,
-          inputs: { phase, ...(previous ? { "cache-key": previous } : {}) },
-        }),
-      );
+      const result = await r.job({
+        job: phase,
+        inputs: { phase, ...(previous ? { "cache-key": previous } : {}) },
+      });
       expect(result.code, `${phase}\n${result.stdout}\n${result.stderr}`).toBe(0);
       results.push(result);
     }
@@ -388,13 +319,13 @@ describe("action bundle: the four-job pipeline with Claude Code", () => {
     expect(last.stdout).toContain("::group::Phase deploy: DeployAgent");
     // Review resumed CodeGen's conversation on another runner: its request carries CodeGen's
     // prompt and answer, which only the transcript in the restored store could provide.
-    const turns = server.requests.filter((q) => q.kind === "turn");
+    const turns = r.model.requests.filter((q) => q.kind === "turn");
     const reviewTurn = JSON.stringify(turns[1]?.body);
     expect(reviewTurn).toContain('in the \\"CodeGeneration\\" phase');
     expect(reviewTurn).toContain('"role":"assistant"');
 
     // The key reached Claude (the model server saw it) and nothing else.
-    expect(server.requests.some((q) => q.headers["x-api-key"] === API_KEY)).toBe(true);
+    expect(r.model.requests.some((q) => q.headers["x-api-key"] === API_KEY)).toBe(true);
     for (const x of results) expectMasked(x, API_KEY);
     const leaks = [
       await treeText(path.join(last.workspace, ".ai", "sessions")),
@@ -406,26 +337,23 @@ describe("action bundle: the four-job pipeline with Claude Code", () => {
   });
 
   it("fan-out and fan-in: two parallel reviews folded into the test job", async (t) => {
-    const r = await rig(t);
-    const server = await modelServer(t, "Reviewed.");
+    const r = await phaseRig(t, "Reviewed.");
     const run = async (name: string, inputs: Record<string, string>) => {
-      const result = await runAction(await claudeJob(r, server, { job: name, inputs }));
+      const result = await r.job({ job: name, inputs });
       expect(result.code, `${name}\n${result.stdout}`).toBe(0);
       return result.outputs;
     };
     const codegen = await run("codegen", { phase: "codegen" });
     const from = { phase: "review", "cache-key": codegen["cache-key"] ?? "" };
     const [a, b] = await Promise.all([run("review-a", from), run("review-b", from)]);
-    const merged = await runAction(
-      await claudeJob(r, server, {
-        job: "test",
-        inputs: {
-          phase: "test",
-          "cache-key": a?.["cache-key"] ?? "",
-          "merge-cache-keys": b?.["cache-key"] ?? "",
-        },
-      }),
-    );
+    const merged = await r.job({
+      job: "test",
+      inputs: {
+        phase: "test",
+        "cache-key": a?.["cache-key"] ?? "",
+        "merge-cache-keys": b?.["cache-key"] ?? "",
+      },
+    });
     expect(merged.code, merged.stdout).toBe(0);
     expect(merged.stdout).toContain("Merged a parallel job's store: 1 sessions added, 1 updated");
     const sessions = await storeSessions(merged.workspace);

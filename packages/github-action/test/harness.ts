@@ -8,15 +8,32 @@
  * so the stub's URL has to be in the environment the process starts with.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Session, SessionStore } from "@miyabi/core";
 import { node24Path } from "@miyabi/node24";
-import type { RecordedRequest } from "@miyabi/testkit";
+import {
+  type CacheFaults,
+  type CacheServer,
+  claudeBinPath,
+  type GitHubStub,
+  type GitHubStubOptions,
+  type ModelServer,
+  modelServerEnv,
+  type RecordedRequest,
+  type RepoRole,
+  type ScriptedTurn,
+  type StubIssue,
+  startCacheServer,
+  startGitHubStub,
+  startModelServer,
+} from "@miyabi/testkit";
+import { expect, type TestContext } from "vitest";
 import YAML from "yaml";
-import { sh } from "./git.js";
+import { bareOrigin, sh } from "./git.js";
+import type { Turn } from "./turns.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const ACTION_DIR = path.join(REPO_ROOT, "actions", "session-phase");
@@ -25,6 +42,8 @@ export const BUNDLE = path.join(ACTION_DIR, "dist", "index.js");
 export const OWNER = "octo-org";
 export const REPO = "widgets";
 export const GITHUB_TOKEN = "ghs_harnessToken0123456789abcdefABCDEF";
+/** The issue a rig's GitHub stub holds and its jobs' events name. */
+export const ISSUE = 7;
 
 export interface IssueEventOptions {
   issueNumber: number;
@@ -299,4 +318,143 @@ export async function workspaceSessions(workspace: string, issue: number): Promi
   } finally {
     await store.close();
   }
+}
+
+export interface RigOptions {
+  /** Every job's anthropic-api-key input. */
+  apiKey: string;
+  /** Issue #ISSUE as the GitHub stub holds it; default "Add a widget counter", no labels. */
+  issue?: Partial<Omit<StubIssue, "number">>;
+  /** Role per login on the stub; default alice is an admin. */
+  permissions?: Record<string, RepoRole>;
+  /** Comments the stub starts with. */
+  comments?: GitHubStubOptions["comments"];
+  /** The workflow artifacts the stub lists (`startArtifactServer().rest`). */
+  artifacts?: GitHubStubOptions["artifacts"];
+  cacheFaults?: CacheFaults;
+  /**
+   * What the rig's model server answers: by default each job's `turns` in order, then
+   * "Done."; a function answers every job's requests alike.
+   */
+  script?: (req: RecordedRequest) => ScriptedTurn | Promise<ScriptedTurn>;
+  /**
+   * False for jobs that stop before a phase runs: no claude-path input and no model server in
+   * their environment, so nothing is set up that the path under test does not read.
+   */
+  claude?: boolean;
+  /** The bare repository jobs clone; default a new one with one commit on main. */
+  origin?: string;
+}
+
+/** One job on a rig: runAction's fields (apiUrl and origin are the rig's), and the agent's part. */
+export interface RigJob extends Partial<Omit<ActionJob, "apiUrl" | "origin">> {
+  /** The agent's turns, played in order by the rig's default script. */
+  turns?: Turn[];
+  /** Restore the store the last job that saved one saved (its key as the cache-key input). */
+  chain?: boolean;
+  /** Run Claude Code against this server instead of the rig's. */
+  model?: ModelServer;
+}
+
+export interface Rig {
+  cache: CacheServer;
+  github: GitHubStub;
+  model: ModelServer;
+  /** The bare repository every job clones, as origin. */
+  origin: string;
+  /** The cache-key output of the last job that had one; "" before. */
+  readonly previousKey: string;
+  /** Run the action as one job: a fresh clone of origin unless `workspace` is given. */
+  job(options?: RigJob): Promise<ActionResult>;
+}
+
+/**
+ * The stand-ins one end-to-end test runs its jobs against: the cache service, the GitHub stub
+ * holding issue #ISSUE, a scripted model server and a bare origin, closed when the test ends.
+ */
+export async function startRig(t: TestContext, options: RigOptions): Promise<Rig> {
+  const cache = await startCacheServer(options.cacheFaults ? { faults: options.cacheFaults } : {});
+  const github = await startGitHubStub({
+    owner: OWNER,
+    repo: REPO,
+    permissions: options.permissions ?? { alice: "admin" },
+    issues: [
+      {
+        number: ISSUE,
+        title: "Add a widget counter",
+        body: "Count them.",
+        labels: [],
+        ...options.issue,
+      },
+    ],
+    ...(options.comments ? { comments: options.comments } : {}),
+    ...(options.artifacts ? { artifacts: options.artifacts } : {}),
+  });
+  // The job whose turns the model is playing: jobs that script turns run one at a time.
+  let current: { turns: Turn[]; next: number; workspace: string } | undefined;
+  const model = await startModelServer({
+    script:
+      options.script ??
+      (async () => {
+        const job = current;
+        const turn = job?.turns[job.next++];
+        return turn && job ? turn(job.workspace) : { text: "Done." };
+      }),
+  });
+  t.onTestFinished(async () => {
+    await Promise.all([cache.close(), github.close(), model.close()]);
+  });
+  const origin = options.origin ?? bareOrigin(await freshDir("origin"));
+  let previousKey = "";
+  return {
+    cache,
+    github,
+    model,
+    origin,
+    get previousKey() {
+      return previousKey;
+    },
+    async job({ turns = [], chain = false, model: server = model, ...o } = {}) {
+      const workspace = o.workspace ?? (await checkout(origin));
+      current = { turns, next: 0, workspace };
+      const claude = options.claude ?? true;
+      const { ANTHROPIC_API_KEY: _dummy, ...modelEnv } = claude
+        ? modelServerEnv(server, { home: await freshDir("claude-home") })
+        : {};
+      const result = await runAction({
+        apiUrl: github.url,
+        cacheEnv: cache.env(),
+        origin,
+        payload: issueEvent({ issueNumber: ISSUE }),
+        ...o,
+        workspace,
+        env: { ...modelEnv, ...o.env },
+        inputs: {
+          "anthropic-api-key": options.apiKey,
+          ...(claude ? { "claude-path": claudeBinPath() } : {}),
+          ...(chain && previousKey ? { "cache-key": previousKey } : {}),
+          ...o.inputs,
+        },
+      });
+      if (result.outputs["cache-key"]) previousKey = result.outputs["cache-key"];
+      return result;
+    },
+  };
+}
+
+/** A job that must have exited 0; its output in the failure message. */
+export function expectOk(result: ActionResult, name: string): void {
+  expect(result.code, `${name}\n${result.stdout}\n${result.stderr}`).toBe(0);
+}
+
+/** Every request body the model server was sent for turns, one string each. */
+export function turnBodies(requests: readonly { kind: string; body: unknown }[]): string[] {
+  return requests.filter((q) => q.kind === "turn").map((q) => JSON.stringify(q.body));
+}
+
+/** Every file under `dir`, its text joined, to look for what must not be there. */
+export async function treeText(dir: string): Promise<string> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+  return (await Promise.all(files.map((f) => readFile(f, "utf8")))).join("\n");
 }

@@ -2,7 +2,7 @@
  * The review gate through runPipeline (what the CLI's `pipeline` runs) and planPhase (what the
  * action plans each job with), against the pinned Claude Code CLI and the scripted model.
  */
-import { type ScriptedTurn, structuredOutputTurn } from "@miyabi/testkit";
+import { type ScriptedTurn, verdictTurn } from "@miyabi/testkit";
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_PIPELINE,
@@ -13,12 +13,9 @@ import {
 } from "../src/index.js";
 import { issue, lastUserText, messagesOf, type Rig, rig, turns } from "./helpers.js";
 
-const approve = structuredOutputTurn({ verdict: "approve" });
+const approve = verdictTurn();
 const changes = (message: string): ScriptedTurn =>
-  structuredOutputTurn({
-    verdict: "changes",
-    findings: [{ file: "src/greet.ts", line: 3, message }],
-  });
+  verdictTurn([{ file: "src/greet.ts", line: 3, message }]);
 
 function options(r: Rig, pipeline: PipelineDefinition = DEFAULT_PIPELINE) {
   return { store: r.store, issue, pipeline, repoDir: r.repo, claude: r.claude() };

@@ -125,6 +125,23 @@ export function structuredOutputTurn(input: unknown): ScriptedTurn {
   return { toolUses: [{ name: "StructuredOutput", input }] };
 }
 
+/** One finding of a review gate's verdict. */
+export interface VerdictFinding {
+  file?: string;
+  line?: number;
+  message: string;
+}
+
+/**
+ * A review gate's verdict turn, in the shape the runner's verdict schema takes: `approve`
+ * without findings, `changes` with them.
+ */
+export function verdictTurn(findings: readonly VerdictFinding[] = []): ScriptedTurn {
+  return structuredOutputTurn(
+    findings.length === 0 ? { verdict: "approve" } : { verdict: "changes", findings },
+  );
+}
+
 const DEFAULT_ERROR_TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",
