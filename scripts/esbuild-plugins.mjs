@@ -10,14 +10,17 @@ import path from "node:path";
 export const englishOnlyZod = {
   name: "english-only-zod",
   setup(b) {
+    // Paths relative to the build's root: a module's path goes into the hash in a chunk's
+    // name, which must not change with the folder the repository was cloned into.
+    const root = b.initialOptions.absWorkingDir ?? process.cwd();
     b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => {
       if (!args.importer.includes(`${path.sep}zod${path.sep}`)) return undefined;
-      return { path: path.resolve(args.resolveDir, args.path), namespace: "zod-locales" };
+      const file = path.resolve(args.resolveDir, args.path);
+      return { path: path.relative(root, file), namespace: "zod-locales" };
     });
     b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
-      // Relative, so the bundle's comments name no absolute path of the machine that built it.
       contents: 'export { default as en } from "./en.js";',
-      resolveDir: path.dirname(args.path),
+      resolveDir: path.dirname(path.resolve(root, args.path)),
     }));
   },
 };
