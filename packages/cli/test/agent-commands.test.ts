@@ -241,6 +241,9 @@ describe("miyabi-sessions demo", () => {
     expect(r.stdout).toMatch(/scripted model server/);
     expect(r.stdout).toMatch(/1: CodeGenAgent \(HandedOff\)[\s\S]*4: DeployAgent \(Completed\)/);
     expect(r.stdout).toMatch(/Total sessions\s+4/);
+    // The gated Review's answer is its verdict, told in words rather than as JSON.
+    expect(r.stdout).toMatch(/review\s+ReviewAgent\s+Completed[^\n]*\n\s+Review gate: approved\./);
+    expect(r.stdout).not.toContain('{"verdict"');
     expect(r.stdout).toMatch(/src\/greet\.js/);
     expect(r.stdout).toMatch(/test\/greet\.test\.js/);
     expect(r.stdout).toMatch(

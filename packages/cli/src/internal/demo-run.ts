@@ -50,6 +50,14 @@ async function demoClaude(explicit: string | undefined): Promise<string> {
   }
 }
 
+/** A gated step's verdict in words: its answer is the verdict's JSON, which reads poorly. */
+function gateText(gate: PhaseOutcome["gate"]): string | undefined {
+  if (gate?.verdict === "approve") return "Review gate: approved.";
+  if (gate?.verdict !== "changes") return undefined;
+  const left = gate.exhausted ? "; no rounds left, a person decides" : "";
+  return `Review gate: changes requested (${plural(gate.findings.length, "finding")}${left}).`;
+}
+
 function phaseLine(out: PhaseOutcome, color: boolean): string {
   return out.sessions
     .map((s) => {
@@ -57,7 +65,8 @@ function phaseLine(out: PhaseOutcome, color: boolean): string {
       const figures = r
         ? `${plural(r.numTurns ?? 0, "turn")}, $${(r.totalCostUsd ?? 0).toFixed(4)}`
         : "";
-      return `  ${out.step.id.padEnd(8)} ${s.agentName.padEnd(13)} ${paintStatus(s.status, color)}  ${figures}\n           ${r?.summary ?? s.errorMessage ?? ""}`;
+      const said = gateText(out.gate) ?? r?.summary ?? s.errorMessage ?? "";
+      return `  ${out.step.id.padEnd(8)} ${s.agentName.padEnd(13)} ${paintStatus(s.status, color)}  ${figures}\n           ${said}`;
     })
     .join("\n");
 }
