@@ -17,23 +17,22 @@
  * play a later run finding an earlier run's artifact, or a fork's run planting one.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import {
   BLOB_ACCOUNT_PATH,
   type BlobFaults,
+  type BlobGrant,
   newBlob,
   newSignature,
   type StoredBlob,
-  serveBlob,
   signedBlobUrl,
 } from "./internal/azure-blob.js";
-import { closeServer, isRecord, listen, readBody } from "./internal/http.js";
+import { isRecord } from "./internal/http.js";
+import { startResultsServer } from "./internal/results-server.js";
 import {
   fail,
   fakeRuntimeToken,
   int64Field,
-  parseJson,
-  sendTwirp,
   stringField,
   type TwirpResult,
 } from "./internal/twirp.js";
@@ -190,14 +189,15 @@ export async function startArtifactServer(
     calls: [],
     nextId: 1,
   };
-  const server = createServer((req, res) => {
-    route(state, req, res).catch((error: unknown) => {
-      if (!res.headersSent) sendTwirp(res, fail("internal", String(error)));
-      else res.destroy();
-    });
+  const server = await startResultsServer({
+    servicePath: SERVICE_PATH,
+    blobPath: BLOB_PATH,
+    calls: state.calls,
+    rpc: (req, method, body) => twirpResult(state, req, method, body),
+    blob: (name) => blobGrant(state, name),
+    faults: () => state.faults,
   });
-  const port = await listen(server);
-  state.url = `http://127.0.0.1:${port}/`;
+  state.url = server.url;
   const finalized = () => state.artifacts.filter((a) => a.finalized && !a.deleted);
   const byId = (id: number) => finalized().find((a) => a.id === id);
   return {
@@ -243,7 +243,7 @@ export async function startArtifactServer(
           : undefined;
       },
     },
-    close: () => closeServer(server),
+    close: () => server.close(),
   };
 }
 
@@ -310,18 +310,10 @@ function restJson(a: StoredArtifact, url: string): RestArtifact {
   };
 }
 
-async function route(state: State, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? "/", state.url);
-  const body = await readBody(req);
-  if (url.pathname.startsWith(SERVICE_PATH)) {
-    const method = url.pathname.slice(SERVICE_PATH.length);
-    const parsed = parseJson(body);
-    state.calls.push({ method, body: parsed.ok ? parsed.value : body.toString("utf8") });
-    sendTwirp(res, twirpResult(state, req, method, parsed));
-  } else if (url.pathname.startsWith(BLOB_PATH)) {
-    const name = url.pathname.slice(BLOB_PATH.length);
-    const a = state.artifacts.find((x) => x.blobName === name && !x.deleted && !x.expired);
-    const grant = a && {
+function blobGrant(state: State, name: string): BlobGrant | undefined {
+  const a = state.artifacts.find((x) => x.blobName === name && !x.deleted && !x.expired);
+  return (
+    a && {
       uploadSig: a.uploadSig,
       downloadSig: a.downloadSig,
       finalized: a.finalized,
@@ -330,12 +322,8 @@ async function route(state: State, req: IncomingMessage, res: ServerResponse): P
         "Content-Type": a.mimeType,
         "Content-Disposition": `attachment; filename="${a.name}"; filename*=UTF-8''${encodeURIComponent(a.name)}`,
       },
-    };
-    state.calls.push(serveBlob(req, res, url, body, grant, state.faults));
-  } else {
-    state.calls.push({ method: "Unrouted", body: { httpMethod: req.method, path: url.pathname } });
-    sendTwirp(res, fail("bad_route", `no handler for path ${url.pathname}`));
-  }
+    }
+  );
 }
 
 function twirpResult(

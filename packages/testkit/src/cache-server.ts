@@ -13,7 +13,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import {
@@ -22,16 +22,14 @@ import {
   newBlob,
   newSignature,
   type StoredBlob,
-  serveBlob,
   signedBlobUrl,
 } from "./internal/azure-blob.js";
-import { closeServer, isRecord, listen, readBody } from "./internal/http.js";
+import { isRecord } from "./internal/http.js";
+import { startResultsServer } from "./internal/results-server.js";
 import {
   fail,
   fakeRuntimeToken,
   int64Field,
-  parseJson,
-  sendTwirp,
   stringArrayField,
   stringField,
   type TwirpErrorCode,
@@ -130,14 +128,15 @@ export async function startCacheServer(
     calls: [],
     nextId: 1,
   };
-  const server = createServer((req, res) => {
-    route(state, req, res).catch((error: unknown) => {
-      if (!res.headersSent) sendTwirp(res, fail("internal", String(error)));
-      else res.destroy();
-    });
+  const server = await startResultsServer({
+    servicePath: SERVICE_PATH,
+    blobPath: BLOB_PATH,
+    calls: state.calls,
+    rpc: (req, method, body) => twirpResult(state, req, method, body),
+    blob: (name) => blobGrant(state, name),
+    faults: () => state.faults,
   });
-  const port = await listen(server);
-  state.url = `http://127.0.0.1:${port}/`;
+  state.url = server.url;
   // The library archives into $RUNNER_TEMP (default /home/actions/temp, rarely writable).
   const runnerTemp = await mkdtemp(path.join(tmpdir(), "miyabi-cache-runner-"));
   return {
@@ -149,7 +148,7 @@ export async function startCacheServer(
     },
     env: () => ({ ...cacheEnv(state.url, state.token), RUNNER_TEMP: runnerTemp }),
     close: async () => {
-      await closeServer(server);
+      await server.close();
       await rm(runnerTemp, { recursive: true, force: true });
     },
   };
@@ -177,33 +176,8 @@ function summarize(entry: StoredEntry): CacheEntrySummary {
   return { key: entry.key, version: entry.version, size: entry.size, createdAt: entry.createdAt };
 }
 
-async function route(state: State, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? "/", state.url);
-  const body = await readBody(req);
-  if (url.pathname.startsWith(SERVICE_PATH)) {
-    handleTwirp(state, req, res, url.pathname.slice(SERVICE_PATH.length), body);
-  } else if (url.pathname.startsWith(BLOB_PATH)) {
-    handleBlob(state, req, res, url, body);
-  } else {
-    state.calls.push({ method: "Unrouted", body: { httpMethod: req.method, path: url.pathname } });
-    sendTwirp(res, fail("bad_route", `no handler for path ${url.pathname}`));
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // Twirp service
-
-function handleTwirp(
-  state: State,
-  req: IncomingMessage,
-  res: ServerResponse,
-  method: string,
-  raw: Buffer,
-): void {
-  const body = parseJson(raw);
-  state.calls.push({ method, body: body.ok ? body.value : raw.toString("utf8") });
-  sendTwirp(res, twirpResult(state, req, method, body));
-}
 
 function twirpResult(
   state: State,
@@ -349,24 +323,15 @@ function blobUrl(state: State, entry: StoredEntry, sig: string, permissions: str
 // ---------------------------------------------------------------------------------------
 // Blob storage
 
-function handleBlob(
-  state: State,
-  req: IncomingMessage,
-  res: ServerResponse,
-  url: URL,
-  body: Buffer,
-): void {
-  const name = url.pathname.slice(BLOB_PATH.length);
+function blobGrant(state: State, name: string): BlobGrant | undefined {
   const entry = state.entries.find((e) => e.blobName === name);
   const blob = state.blobs.get(name);
-  const grant: BlobGrant | undefined =
-    entry && blob
-      ? {
-          uploadSig: entry.uploadSig,
-          downloadSig: entry.downloadSig,
-          finalized: entry.finalized,
-          blob,
-        }
-      : undefined;
-  state.calls.push(serveBlob(req, res, url, body, grant, state.faults));
+  return entry && blob
+    ? {
+        uploadSig: entry.uploadSig,
+        downloadSig: entry.downloadSig,
+        finalized: entry.finalized,
+        blob,
+      }
+    : undefined;
 }
