@@ -126,8 +126,9 @@ export function isStoreArtifactName(name: string, issueNumber: number): boolean 
 // ---------------------------------------------------------------------------------------
 // Sealing
 
-export const SealStoreOptionsSchema = z.object({
-  storeDir: z.string().min(1),
+/** What a sealed store is bound to, and how large it may be: the same when sealing and unsealing. */
+const SealBindingSchema = z.object({
+  /** The issue the job works on; an artifact made for another issue is refused. */
   issueNumber: z.number().int().positive(),
   /**
    * The repository's id (GITHUB_REPOSITORY_ID), authenticated with the issue: a store sealed
@@ -136,11 +137,15 @@ export const SealStoreOptionsSchema = z.object({
   repositoryId: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
   /** The `store-key` secret input; empty or missing: the store leaves unsealed, without transcripts. */
   storeKey: z.string().optional(),
-  /** The artifact file to write (its name is the artifact's name). */
-  file: z.string().min(1),
   limits: z
     .object({ maxBytes: z.number().int().positive(), maxFiles: z.number().int().positive() })
     .default(DEFAULT_STORE_ARTIFACT_LIMITS),
+});
+
+export const SealStoreOptionsSchema = SealBindingSchema.extend({
+  storeDir: z.string().min(1),
+  /** The artifact file to write (its name is the artifact's name). */
+  file: z.string().min(1),
 });
 export type SealStoreOptions = z.input<typeof SealStoreOptionsSchema>;
 
@@ -289,22 +294,11 @@ async function deriveKeys(
 // ---------------------------------------------------------------------------------------
 // Unsealing
 
-export const UnsealStoreOptionsSchema = z.object({
+export const UnsealStoreOptionsSchema = SealBindingSchema.extend({
   /** The artifact file as downloaded. */
   file: z.string().min(1),
-  /** The issue the job works on; an artifact made for another issue is refused. */
-  issueNumber: z.number().int().positive(),
-  /**
-   * The repository's id (GITHUB_REPOSITORY_ID), authenticated with the issue: a store sealed
-   * in another repository with the same key (an organisation secret) is refused.
-   */
-  repositoryId: z.union([z.string().min(1), z.number().int().positive()]).transform(String),
-  storeKey: z.string().optional(),
   /** A directory that does not exist yet (or is empty); the store's files land there. */
   into: z.string().min(1),
-  limits: z
-    .object({ maxBytes: z.number().int().positive(), maxFiles: z.number().int().positive() })
-    .default(DEFAULT_STORE_ARTIFACT_LIMITS),
 });
 export type UnsealStoreOptions = z.input<typeof UnsealStoreOptionsSchema>;
 
