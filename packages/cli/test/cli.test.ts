@@ -126,6 +126,48 @@ describe("miyabi-sessions (record-only commands)", () => {
     );
   });
 
+  it("answers stats from the journal header, and from the sessions when it cannot", async () => {
+    const first = cli("create", "--agent", "CodeGenAgent", "--purpose", "p").out;
+    cli("fail", first, "--error", "red");
+    cli("create", "--agent", "ReviewAgent", "--purpose", "q", "--phase", "Review");
+    const journal = path.join(dir, "store", "sessions.journal");
+    const text = await fs.readFile(journal, "utf8");
+    // A header that disagrees with sessions.json shows which one answered.
+    await fs.writeFile(journal, text.replace('"total":2', '"total":20'));
+    expect(JSON.parse(cli("--json", "stats").out)).toMatchObject({ total: 20, failed: 1 });
+    expect(cli("stats", "-q").out).toMatch(/^Total sessions {2}20$/m);
+
+    // Any change to sessions.json (here only its change time) sends stats the full way,
+    // which counts the sessions and names the file anew in a fresh header.
+    const file = path.join(dir, "store", "sessions.json");
+    await fs.chmod(file, (await fs.stat(file)).mode);
+    const full = {
+      json: cli("stats", "--json"),
+      text: cli(`--dir=${path.join(dir, "store")}`, "stats"),
+    };
+    expect(JSON.parse(full.json.out)).toEqual({
+      total: 2,
+      active: 1,
+      handedOff: 0,
+      completed: 0,
+      failed: 1,
+      totalCostUsd: 0,
+      byPhase: { IssueAnalysis: 1, Review: 1 },
+    });
+    // The header the full open wrote answers next, with the same words.
+    expect(await fs.readFile(journal, "utf8")).not.toBe(text);
+    expect(cli("stats", "--json").out).toBe(full.json.out);
+    expect(cli("stats").out).toBe(full.text.out);
+    expect(full.text.out.split("\n")).toEqual([
+      "Total sessions  2",
+      "Active          1",
+      "Handed off      0",
+      "Completed       0",
+      "Failed          1",
+      "Cost (USD)      0.0000",
+    ]);
+  });
+
   it("prints help that lists every command", () => {
     const help = cli("--help");
     expect(help.code).toBe(0);

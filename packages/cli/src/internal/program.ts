@@ -1,5 +1,6 @@
 import { InvalidAgentNameError, MiyabiError, SessionStore } from "@miyabi/core";
 import { Argument, Command, CommanderError, Help, type Option } from "commander";
+import { config } from "zod";
 import { agentCommands } from "./agent-commands.js";
 import { colorEnabled } from "./color.js";
 import { completionScript, SHELLS, type Shell } from "./completion.js";
@@ -59,6 +60,9 @@ class MiyabiCommand extends Command {
 
 /** Parse `argv` (without node and script), run the command, return the exit code. */
 export async function main(argv: string[], options: MainOptions): Promise<number> {
+  // A command validates a handful of documents and exits: compiling zod's fast parsers
+  // (new Function per schema) costs more than it saves in a process this short.
+  config({ jitless: true });
   const env = process.env;
   const io: Output = {
     out: (t) => process.stdout.write(`${t}\n`),

@@ -1,37 +1,14 @@
 import { z } from "zod";
+import { OUTCOMES, PHASES, SESSION_STATUSES, STORE_VERSION } from "./constants.js";
 import { agentNamePattern } from "./ids.js";
 
-/** The on-disk format version this release writes and the newest it reads. */
-export const STORE_VERSION = 1;
-
-/**
- * The version of the store's whole layout (sessions.json, journal, logs, transcripts, patches,
- * issue snapshots), carried in the journal header. It changes whenever an older release could
- * misread what this one writes, so it belongs in every cache key a store is saved under.
- */
-export const STORE_FORMAT_VERSION = 2;
-
-export const SESSION_STATUSES = ["Active", "HandedOff", "Completed", "Failed"] as const;
-export const PHASES = [
-  "IssueAnalysis",
-  "TaskDecomposition",
-  "WorktreeCreation",
-  "CodeGeneration",
-  "Review",
-  "Test",
-  "PullRequest",
-  "CICD",
-  "Merge",
-] as const;
-// "partial": the agent finished, but some of its tool calls were denied (see permissionDenials).
-export const OUTCOMES = [
-  "success",
-  "partial",
-  "failure",
-  "timeout",
-  "cancelled",
-  "orphaned",
-] as const;
+export {
+  OUTCOMES,
+  PHASES,
+  SESSION_STATUSES,
+  STORE_FORMAT_VERSION,
+  STORE_VERSION,
+} from "./constants.js";
 
 export const SessionStatusSchema = z.enum(SESSION_STATUSES);
 export const PhaseSchema = z.enum(PHASES);

@@ -35,7 +35,6 @@ import {
   baseStamp,
   decodeRecords,
   encodeRecord,
-  type FileIdentity,
   headerLine,
   type JournalRead,
   type JournalRecord,
@@ -72,6 +71,7 @@ import {
   StoreOptionsSchema,
 } from "./options.js";
 import { isSameProcess, stopRecordedProcess } from "./processes.js";
+import { fileStamp, hasIdentity, identityOf, type Stamp, stampOf } from "./stamp.js";
 import {
   copyStats,
   countStats,
@@ -1128,21 +1128,6 @@ interface OpenJournal {
 
 type Need = "table" | "summary";
 
-interface Stamp {
-  ino: bigint;
-  size: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-}
-
-function stampOf(st: fs.BigIntStats): Stamp {
-  return { ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
-}
-
-function identityOf(stamp: Stamp): FileIdentity {
-  return { ino: String(stamp.ino), size: String(stamp.size), ctime_ns: String(stamp.ctimeNs) };
-}
-
 /**
  * Whether sessions.json is, untouched, the file the journal's header describes: the one our
  * compaction wrote (same identity), or none when the header was written without one.
@@ -1150,17 +1135,7 @@ function identityOf(stamp: Stamp): FileIdentity {
 function describes(header: JournalRead, json: Stamp | null): boolean {
   if (!header.base) return json === null;
   const recorded = header.base.identity;
-  if (!recorded || !json) return false;
-  const now = identityOf(json);
-  return (
-    now.ino === recorded.ino && now.size === recorded.size && now.ctime_ns === recorded.ctime_ns
-  );
-}
-
-/** lstat, not stat: a link in a file's place must look changed, so it is opened and refused. */
-function fileStamp(file: string): Stamp | null {
-  const st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
-  return st ? stampOf(st) : null;
+  return recorded !== undefined && json !== null && hasIdentity(json, recorded);
 }
 
 function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
