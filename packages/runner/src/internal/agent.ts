@@ -11,12 +11,20 @@ import type { ResolvedClaudeSettings } from "./settings.js";
 
 /**
  * Before any session changes: a required sandbox that cannot be had is the caller's error,
- * not a failed session.
+ * not a failed session. With `auto` the probe (a process of its own) only starts here, so it
+ * runs while the caller records the session; prepareAgentRun awaits the same probe.
  */
 export async function checkSandbox(settings: ResolvedClaudeSettings): Promise<void> {
-  if (settings.sandbox !== "required") return;
-  const probe = await probeSandbox();
-  if (!probe.usable) throw new SandboxUnavailableError(probe.reason ?? "unknown reason");
+  if (settings.sandbox === "off") return;
+  const probe = probeSandbox();
+  if (settings.sandbox === "auto") {
+    // Awaited, and any failure reported, by prepareAgentRun; this only keeps an early
+    // rejection from counting as unhandled while nobody waits for it yet.
+    probe.catch(() => undefined);
+    return;
+  }
+  const { usable, reason } = await probe;
+  if (!usable) throw new SandboxUnavailableError(reason ?? "unknown reason");
 }
 
 /** Claude Code permission rules for absolute paths start with `//`. */
