@@ -22,7 +22,7 @@ function api(comments: Omit<IssueComment, "id">[], roles: Record<string, string>
 const options = { issueNumber: 7, triggerPhrase: "/miyabi", allowedBots: ["renovate[bot]"] };
 
 describe("issue comments as prompt data", () => {
-  it("keeps write users' words oldest first, asks once per login, and leaves out strangers, commands, bots and the progress comment", async () => {
+  it("keeps write users' words oldest first, and leaves out strangers, commands, bots and the progress comment", async () => {
     const { github, asked } = api(
       [
         { author: "alice", body: "Please use tabs." },
@@ -53,7 +53,14 @@ describe("issue comments as prompt data", () => {
       ],
       commentsOmitted: 0,
     });
-    expect(asked.sort()).toEqual(["alice", "carol", "mallory", "renovate[bot]", "trudy"]);
+    // Commands, our own comment and bots not allowed are left out before anyone is asked.
+    expect([...new Set(asked)].sort()).toEqual([
+      "alice",
+      "carol",
+      "mallory",
+      "renovate[bot]",
+      "trudy",
+    ]);
   });
 
   it("drops the oldest beyond the limit and says how many; one comment over it alone is cut", async () => {
@@ -104,9 +111,8 @@ describe("in a job", () => {
         comments: [{ author: "alice", body: "Name it counter, please." }],
         commentsOmitted: 0,
       });
-      // The sender's check, then once per commenter.
+      // Once per login: the sender's check answers for alice's comment too.
       expect(w.github.calls.filter((c) => c.startsWith("permission "))).toEqual([
-        "permission alice",
         "permission alice",
         "permission mallory",
       ]);

@@ -33,7 +33,7 @@ export interface PromptCommentsOptions {
 const isBot = (login: string) => login.endsWith("[bot]");
 
 /**
- * The issue's comments by people with write access (permission asked once per login), less
+ * The issue's comments by people with write access (the job asks GitHub once per login), less
  * the trigger commands and the action's progress comment, sanitized like the body, oldest
  * first; beyond `maxChars` the oldest are dropped and counted, and a single comment longer
  * than the limit is cut.
@@ -41,21 +41,12 @@ const isBot = (login: string) => login.endsWith("[bot]");
 export async function promptComments(o: PromptCommentsOptions): Promise<PromptComments> {
   const maxChars = o.maxChars ?? MAX_COMMENT_CHARS;
   const marker = commentMarker(o.issueNumber);
-  const allowed = new Map<string, Promise<boolean>>();
-  const mayWrite = (login: string) => {
-    let answer = allowed.get(login);
-    if (!answer) {
-      answer = o.github.getPermission(login).then(hasWriteAccess);
-      allowed.set(login, answer);
-    }
-    return answer;
-  };
   const chosen: IssueCommentData[] = [];
   for (const c of await o.github.listComments(o.issueNumber)) {
     if (c.author === "" || c.body.includes(marker)) continue;
     if (parseCommand(c.body, o.triggerPhrase) !== undefined) continue;
     if (isBot(c.author) && !o.allowedBots.includes(c.author)) continue;
-    if (!(await mayWrite(c.author))) continue;
+    if (!hasWriteAccess(await o.github.getPermission(c.author))) continue;
     const body = sanitizeUserText(c.body).trim();
     if (body !== "") chosen.push({ author: c.author, body });
   }

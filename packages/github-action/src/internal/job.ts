@@ -44,7 +44,7 @@ import {
 } from "./issue-status.js";
 import { EMPTY_OUTPUTS, goesOn, type PhaseOutputs, phaseOutputs } from "./outputs.js";
 import { type Published, prepareWork, publishWork, snapshotTrusted } from "./phase-work.js";
-import type { Cache, GitHubApi, Logger, Runner, Summary } from "./ports.js";
+import type { Cache, GitHubApi, Logger, RepoPermission, Runner, Summary } from "./ports.js";
 import { checksNote, pushTokenOf } from "./push-token.js";
 import { type JobStatus, renderReport } from "./report.js";
 import { type RunIdentity, restoreStore, type StorePlaces, saveStore } from "./store-cache.js";
@@ -243,6 +243,22 @@ async function checkSender(o: PhaseJobOptions, request: TriggerRequest): Promise
 }
 
 /**
+ * A login's permission does not change within a job: the sender check and the comment filter
+ * share one answer per login instead of asking GitHub each.
+ */
+function oncePerLogin(ask: GitHubApi["getPermission"]): GitHubApi["getPermission"] {
+  const answers = new Map<string, Promise<RepoPermission>>();
+  return (login) => {
+    let answer = answers.get(login);
+    if (!answer) {
+      answer = ask(login);
+      answers.set(login, answer);
+    }
+    return answer;
+  };
+}
+
+/**
  * Run one pipeline phase for the issue the event is about: check who asked, take the
  * checkout's credentials away, restore the issue's session store from the cache (checked),
  * run the phase, send its work on, save the store under a new key, and report (outputs, job
@@ -250,7 +266,9 @@ async function checkSender(o: PhaseJobOptions, request: TriggerRequest): Promise
  * job must fail; the phase's result is reported, with the failure, before that.
  */
 export async function runPhaseJob(options: PhaseJobOptions): Promise<PhaseOutputs> {
-  const o: PhaseJobOptions = { ...options, ...redactExits(options, options.redact) };
+  const exits = redactExits(options, options.redact);
+  const github = { ...exits.github, getPermission: oncePerLogin(exits.github.getPermission) };
+  const o: PhaseJobOptions = { ...options, ...exits, github };
   const { log } = o;
   const trigger = await resolveTrigger(o);
   // The thread a comment was made on: the issue, or the pull request it names.
