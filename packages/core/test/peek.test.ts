@@ -3,7 +3,7 @@ import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SessionStore } from "../src/index.js";
-import { pickStats } from "../src/internal/peek.js";
+import { pickStats } from "../src/internal/stats.js";
 import { StatsSchema } from "../src/internal/summary.js";
 import { peekStats } from "../src/peek.js";
 import { tempDir } from "./helpers.js";
@@ -57,22 +57,63 @@ describe("peekStats: a one-shot stats without the schemas", () => {
     await reopened.close();
   });
 
-  it("leaves a store with records to fold to the full open", async () => {
+  it("folds the journal's records in, as a large store keeps them between compactions", async () => {
     const { dir } = await closedStore();
-    // close() keeps the journal's records when it does not compact.
+    // close() keeps the journal's records when it does not compact (a large store).
     const store = await SessionStore.open({ dir, compactOnCloseBytes: 0 });
-    await store.create({ agentName: "A", purpose: "p" });
+    const id = await store.create({ agentName: "A", purpose: "p" });
+    await store.complete(id, { agent: "A", phase: "IssueAnalysis", outcome: "success" });
+    await store.fail(await store.create({ agentName: "B", purpose: "q" }), "no");
+    const stats = await store.getStats();
     await store.close();
-    expect(peekStats(dir)).toBeNull();
+    expect(stats).toMatchObject({ total: 5, completed: 1, failed: 2, handedOff: 1 });
+    expect(peekStats(dir)).toEqual(stats);
   });
 
   it("leaves a store with a running session to the full open, which reconciles it", async () => {
-    const { dir } = await closedStore();
-    const store = await SessionStore.open({ dir });
-    const running = await store.create({ agentName: "A", purpose: "p" });
-    await store.setProcess(running, { runnerPid: DEAD_RUNNER });
-    await store.close();
-    expect(peekStats(dir)).toBeNull();
+    for (const compactOnCloseBytes of [undefined, 0]) {
+      const { dir } = await closedStore();
+      const store = await SessionStore.open({ dir, compactOnCloseBytes });
+      const running = await store.create({ agentName: "A", purpose: "p" });
+      await store.setProcess(running, { runnerPid: DEAD_RUNNER });
+      await store.close();
+      expect(peekStats(dir)).toBeNull();
+      const reopened = await SessionStore.open({ dir });
+      expect((await reopened.getSession(running)).status).toBe("Failed");
+      await reopened.close();
+    }
+  });
+
+  it("leaves records it cannot fold to the full open: torn, damaged, without a stats change", async () => {
+    const records = async () => {
+      const { dir } = await closedStore();
+      const store = await SessionStore.open({ dir, compactOnCloseBytes: 0 });
+      await store.create({ agentName: "A", purpose: "p" });
+      await store.create({ agentName: "B", purpose: "q" });
+      await store.close();
+      return dir;
+    };
+    const torn = await records();
+    await editJournal(torn, (t) => t.slice(0, -5));
+    expect(peekStats(torn)).toBeNull();
+
+    const damaged = await records();
+    // The first record's checksum no longer matches; the second one still does.
+    await editJournal(damaged, (t) => t.replace('"purpose":"p"', '"purpose":"x"'));
+    expect(peekStats(damaged)).toBeNull();
+
+    // A record an older release wrote has no stats change; rewrite it with a valid checksum.
+    const older = await records();
+    const { encodeRecord } = await import("../src/internal/journal.js");
+    await editJournal(older, (t) => {
+      const [header = "", first = ""] = t.split("\n");
+      const { stats: _, ...rest } = JSON.parse(first.slice(9));
+      return `${header}\n${encodeRecord(rest).toString("utf8")}`;
+    });
+    expect(peekStats(older)).toBeNull();
+    const reopened = await SessionStore.open({ dir: older });
+    expect((await reopened.getStats()).total).toBe(4);
+    await reopened.close();
   });
 
   it("does not trust a sessions.json written after the header, even with the same size", async () => {

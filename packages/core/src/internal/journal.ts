@@ -1,6 +1,6 @@
-import { crc32 } from "node:zlib";
 import { z } from "zod";
 import { StoreCorruptError, UnsupportedVersionError } from "./errors.js";
+import { checkedJson, crcHex } from "./journal-line.js";
 import {
   type DiskIssueSnapshot,
   DiskIssueSnapshotSchema,
@@ -8,7 +8,8 @@ import {
   DiskSessionSchema,
   STORE_FORMAT_VERSION,
 } from "./model.js";
-import { type SessionStats, StatsSchema, type StoreSummary, SummarySchema } from "./summary.js";
+import type { SessionStats } from "./stats.js";
+import { StatsSchema, type StoreSummary, SummarySchema } from "./summary.js";
 
 /**
  * The journal makes each change cost O(change) instead of O(store): a change is one appended
@@ -89,10 +90,6 @@ export interface JournalRead extends JournalHeader {
   size: number;
 }
 
-export function crcHex(data: Uint8Array): string {
-  return crc32(data).toString(16).padStart(8, "0");
-}
-
 export function baseStamp(data: Uint8Array): BaseStamp {
   return { bytes: data.length, crc32: crcHex(data) };
 }
@@ -122,9 +119,8 @@ export function encodeRecord(record: JournalRecord): Buffer {
  * whole by a writer, so content that does not parse is corruption, never a torn write.
  */
 function decodeLine(line: Buffer, file: string, at: number): JournalRecord | null {
-  if (line.length < 9 || line[8] !== 0x20) return null;
-  const json = line.subarray(9);
-  if (crcHex(json) !== line.subarray(0, 8).toString("latin1")) return null;
+  const json = checkedJson(line);
+  if (!json) return null;
   let raw: unknown;
   try {
     raw = JSON.parse(json.toString("utf8"));

@@ -72,18 +72,11 @@ import {
 } from "./options.js";
 import { isSameProcess, stopRecordedProcess } from "./processes.js";
 import { fileStamp, hasIdentity, identityOf, type Stamp, stampOf } from "./stamp.js";
-import {
-  copyStats,
-  countStats,
-  type SessionStats,
-  type StoreSummary,
-  SummaryView,
-  statsDelta,
-  summarize,
-} from "./summary.js";
+import { copyStats, type SessionStats } from "./stats.js";
+import { countStats, type StoreSummary, SummaryView, statsDelta, summarize } from "./summary.js";
 import { SessionTable } from "./table.js";
 
-export type { SessionStats } from "./summary.js";
+export type { SessionStats } from "./stats.js";
 
 const purposeSchema = z.string().max(10_000);
 const resultSchema = AgentResultInputSchema;

@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { type DiskSession, DiskSessionSchema, type Phase, PhaseSchema } from "./model.js";
+import { type DiskSession, DiskSessionSchema, PhaseSchema } from "./model.js";
+import { isRunning } from "./running.js";
+import { addStats, copyStats, emptyStats, type SessionStats } from "./stats.js";
 
 /**
  * What a one-shot command needs from a large store without its whole document: the figures
@@ -7,17 +9,6 @@ import { type DiskSession, DiskSessionSchema, type Phase, PhaseSchema } from "./
  * into the journal header; every record carries the change it makes to the figures, so a store
  * opened lazily folds the journal into the header instead of parsing `sessions.json`.
  */
-
-export interface SessionStats {
-  total: number;
-  active: number;
-  handedOff: number;
-  completed: number;
-  failed: number;
-  /** Sum of `total_cost_usd` over recorded results. */
-  totalCostUsd: number;
-  byPhase: Partial<Record<Phase, number>>;
-}
 
 /** Stats, or the signed change a journal record makes to them. */
 export const StatsSchema = z.object({
@@ -48,18 +39,6 @@ const STATUS_KEY = {
   Failed: "failed",
 } as const;
 
-export function emptyStats(): SessionStats {
-  return {
-    total: 0,
-    active: 0,
-    handedOff: 0,
-    completed: 0,
-    failed: 0,
-    totalCostUsd: 0,
-    byPhase: {},
-  };
-}
-
 /** Add (sign 1) or remove (sign -1) one session's share of the figures. */
 function count(stats: SessionStats, s: DiskSession, sign: 1 | -1): void {
   stats.total += sign;
@@ -75,25 +54,6 @@ export function countStats(sessions: Iterable<DiskSession>): SessionStats {
   const stats = emptyStats();
   for (const s of sessions) count(stats, s, 1);
   return stats;
-}
-
-export function copyStats(stats: SessionStats): SessionStats {
-  return { ...stats, byPhase: { ...stats.byPhase } };
-}
-
-/** `into += delta`, in place. */
-export function addStats(into: SessionStats, delta: SessionStats): void {
-  into.total += delta.total;
-  into.active += delta.active;
-  into.handedOff += delta.handedOff;
-  into.completed += delta.completed;
-  into.failed += delta.failed;
-  into.totalCostUsd += delta.totalCostUsd;
-  for (const [phase, n] of Object.entries(delta.byPhase) as [Phase, number][]) {
-    const sum = (into.byPhase[phase] ?? 0) + n;
-    if (sum === 0) delete into.byPhase[phase];
-    else into.byPhase[phase] = sum;
-  }
 }
 
 /**
@@ -121,11 +81,6 @@ export function statsDelta(
     seen.set(id, undefined);
   }
   return delta;
-}
-
-/** An Active session with a process on record and no result: one a dead runner may have left. */
-export function isRunning(s: DiskSession): boolean {
-  return s.status === "Active" && s.process !== null && s.result === null;
 }
 
 /** The summary of a lazily opened store: the header's, with the journal folded in. */

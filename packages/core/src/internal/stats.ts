@@ -1,0 +1,79 @@
+import { PHASES } from "./constants.js";
+import type { Phase } from "./model.js";
+
+// The figures and their arithmetic, apart from the schemas so the schema-free `stats` can
+// add up a journal too.
+
+export interface SessionStats {
+  total: number;
+  active: number;
+  handedOff: number;
+  completed: number;
+  failed: number;
+  /** Sum of `total_cost_usd` over recorded results. */
+  totalCostUsd: number;
+  byPhase: Partial<Record<Phase, number>>;
+}
+
+export function emptyStats(): SessionStats {
+  return {
+    total: 0,
+    active: 0,
+    handedOff: 0,
+    completed: 0,
+    failed: 0,
+    totalCostUsd: 0,
+    byPhase: {},
+  };
+}
+
+export function copyStats(stats: SessionStats): SessionStats {
+  return { ...stats, byPhase: { ...stats.byPhase } };
+}
+
+/** `into += delta`, in place. */
+export function addStats(into: SessionStats, delta: SessionStats): void {
+  into.total += delta.total;
+  into.active += delta.active;
+  into.handedOff += delta.handedOff;
+  into.completed += delta.completed;
+  into.failed += delta.failed;
+  into.totalCostUsd += delta.totalCostUsd;
+  for (const [phase, n] of Object.entries(delta.byPhase) as [Phase, number][]) {
+    const sum = (into.byPhase[phase] ?? 0) + n;
+    if (sum === 0) delete into.byPhase[phase];
+    else into.byPhase[phase] = sum;
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+export const isObject = (value: unknown): value is Fields =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+const COUNTS = ["total", "active", "handedOff", "completed", "failed"] as const;
+
+/**
+ * The figures StatsSchema accepts, picked out of `value` without the schema library, or null.
+ * A property test holds the two to the same answers.
+ */
+export function pickStats(value: unknown): SessionStats | null {
+  if (!isObject(value) || !isObject(value.byPhase)) return null;
+  if (!COUNTS.every((k) => Number.isSafeInteger(value[k]))) return null;
+  if (typeof value.totalCostUsd !== "number") return null;
+  const byPhase: SessionStats["byPhase"] = {};
+  for (const [phase, n] of Object.entries(value.byPhase)) {
+    if (!(PHASES as readonly string[]).includes(phase) || !Number.isSafeInteger(n)) return null;
+    byPhase[phase as keyof typeof byPhase] = n as number;
+  }
+  const count = (key: (typeof COUNTS)[number]) => value[key] as number;
+  return {
+    total: count("total"),
+    active: count("active"),
+    handedOff: count("handedOff"),
+    completed: count("completed"),
+    failed: count("failed"),
+    totalCostUsd: value.totalCostUsd,
+    byPhase,
+  };
+}
