@@ -100,7 +100,9 @@ function summary({ store, commands, startup, run, bundle }) {
     {
       figure: "run, scripted model",
       ours: `${run.ours.toFixed(0)} (+${(run.ours - run.bare).toFixed(0)})`,
-      reference: `bare claude -p: ${run.bare.toFixed(0)}`,
+      reference:
+        `bare claude -p: ${run.bare.toFixed(0)}` +
+        (run.jailed == null ? "" : `; in a jail: ${run.jailed.toFixed(0)}`),
     },
     {
       figure: "action bundle cold start (Node 24)",
