@@ -4,9 +4,8 @@ import { isErrno } from "./fs-util.js";
 import type { FileIdentity } from "./journal.js";
 import { checkedJson } from "./journal-line.js";
 import { StoreLayout } from "./layout.js";
-import { isRunning } from "./running.js";
 import { fileStamp, hasIdentity } from "./stamp.js";
-import { addStats, isObject, pickStats, type SessionStats } from "./stats.js";
+import { isObject, pickStats, type RunState, type SessionStats, SummaryView } from "./stats.js";
 
 const isIdentity = (value: unknown): value is FileIdentity =>
   isObject(value) &&
@@ -42,28 +41,29 @@ function readJournal(file: string): Buffer | null {
   }
 }
 
+/** A session's id and what isRunning reads, or null when it is not the shape our writers give it. */
+function runState(value: unknown): RunState | null {
+  if (!isObject(value) || typeof value.id !== "string") return null;
+  if (!(SESSION_STATUSES as readonly unknown[]).includes(value.status)) return null;
+  return { id: value.id, status: value.status, process: value.process, result: value.result };
+}
+
 /**
- * Fold one record into `stats` and `running` (ids of running sessions), or false when it is
- * not exactly the shape our writers give the parts this reads.
+ * The parts of a record the summary view folds in, checked by hand, or null when one is not
+ * the shape our writers give it.
  */
-function fold(record: unknown, stats: SessionStats, running: Set<string>): boolean {
-  if (!isObject(record)) return false;
-  const delta = pickStats(record.stats);
-  const put = record.put ?? [];
-  const del = record.del ?? [];
-  if (!delta || !Array.isArray(put) || !Array.isArray(del)) return false;
-  for (const s of put) {
-    if (!isObject(s) || typeof s.id !== "string") return false;
-    if (!(SESSION_STATUSES as readonly unknown[]).includes(s.status)) return false;
-    if (isRunning(s)) running.add(s.id);
-    else running.delete(s.id);
-  }
-  for (const id of del) {
-    if (typeof id !== "string") return false;
-    running.delete(id);
-  }
-  addStats(stats, delta);
-  return true;
+function checkedRecord(
+  value: unknown,
+): { put: RunState[]; del: string[]; stats: SessionStats } | null {
+  if (!isObject(value)) return null;
+  const stats = pickStats(value.stats);
+  const put = value.put ?? [];
+  const del = value.del ?? [];
+  if (!stats || !Array.isArray(put) || !Array.isArray(del)) return null;
+  const states = put.map(runState);
+  if (!states.every((s) => s !== null)) return null;
+  if (!del.every((id) => typeof id === "string")) return null;
+  return { put: states, del, stats };
 }
 
 /**
@@ -87,18 +87,18 @@ export function peekStats(dir: string): SessionStats | null {
   if (!isObject(base) || !isIdentity(base.identity) || !isObject(summary)) return null;
   const stats = pickStats(summary.stats);
   if (!stats || !Array.isArray(summary.running)) return null;
-  const running = new Set<string>();
-  for (const s of summary.running) {
-    if (!isObject(s) || typeof s.id !== "string") return null;
-    running.add(s.id);
-  }
+  const running = summary.running.map(runState);
+  if (!running.every((s) => s !== null)) return null;
+  const view = new SummaryView({ stats, running });
   for (let at = firstNl + 1; at < data.length; ) {
     const nl = data.indexOf(0x0a, at);
     const json = checkedJson(data.subarray(at, nl));
-    if (!json || !fold(parse(json.toString("utf8")), stats, running)) return null;
+    const record = json && checkedRecord(parse(json.toString("utf8")));
+    if (!record) return null;
+    view.fold(record);
     at = nl + 1;
   }
-  if (running.size > 0) return null;
+  if (view.running.size > 0) return null;
   const json = fileStamp(layout.file);
-  return json && hasIdentity(json, base.identity) ? stats : null;
+  return json && hasIdentity(json, base.identity) ? view.stats : null;
 }

@@ -1,8 +1,9 @@
 import { PHASES } from "./constants.js";
 import type { Phase } from "./model.js";
+import { isRunning } from "./running.js";
 
-// The figures and their arithmetic, apart from the schemas so the schema-free `stats` can
-// add up a journal too.
+// The figures, their arithmetic and the summary view, apart from the schemas so the
+// schema-free `stats` can add up a journal with the same code as a lazy open.
 
 export interface SessionStats {
   total: number;
@@ -43,6 +44,41 @@ export function addStats(into: SessionStats, delta: SessionStats): void {
     const sum = (into.byPhase[phase] ?? 0) + n;
     if (sum === 0) delete into.byPhase[phase];
     else into.byPhase[phase] = sum;
+  }
+}
+
+/** What the summary keeps of a session: enough for isRunning, and its id. */
+export interface RunState {
+  id: string;
+  status?: unknown;
+  process?: unknown;
+  result?: unknown;
+}
+
+/**
+ * The summary of a lazily opened store: the header's, with the journal folded in. A lazy open
+ * holds whole sessions in it; the schema-free `stats` only the parts it checked.
+ */
+export class SummaryView<S extends RunState> {
+  readonly stats: SessionStats;
+  readonly running: Map<string, S>;
+
+  constructor(summary: { stats: SessionStats; running: readonly S[] }) {
+    this.stats = copyStats(summary.stats);
+    this.running = new Map(summary.running.map((s) => [s.id, s]));
+  }
+
+  /** Fold one record in; false when it carries no stats change (written by an older release). */
+  fold(record: { put?: readonly S[]; del?: readonly string[]; stats?: SessionStats }): boolean {
+    if (!record.stats) return false;
+    addStats(this.stats, record.stats);
+    // Records hold whole sessions, so the last put of a session is its current state.
+    for (const s of record.put ?? []) {
+      if (isRunning(s)) this.running.set(s.id, s);
+      else this.running.delete(s.id);
+    }
+    for (const id of record.del ?? []) this.running.delete(id);
+    return true;
   }
 }
 

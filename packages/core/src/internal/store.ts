@@ -72,8 +72,8 @@ import {
 } from "./options.js";
 import { isSameProcess, stopRecordedProcess } from "./processes.js";
 import { fileStamp, hasIdentity, identityOf, type Stamp, stampOf } from "./stamp.js";
-import { copyStats, type SessionStats } from "./stats.js";
-import { countStats, type StoreSummary, SummaryView, statsDelta, summarize } from "./summary.js";
+import { copyStats, type SessionStats, SummaryView } from "./stats.js";
+import { countStats, type StoreSummary, statsDelta, summarize } from "./summary.js";
 import { SessionTable } from "./table.js";
 
 export type { SessionStats } from "./stats.js";
@@ -1262,7 +1262,7 @@ async function loadStoreFiles(
 }
 
 type TableState = { kind: "table"; table: SessionTable };
-type State = TableState | { kind: "summary"; summary: SummaryView };
+type State = TableState | { kind: "summary"; summary: SummaryView<DiskSession> };
 
 interface LoadedFiles<S extends State> {
   state: S;
@@ -1288,7 +1288,7 @@ interface LoadedFiles<S extends State> {
  * The header's summary with every record folded in, when the header describes sessions.json
  * as it is now and every record carries its stats change; otherwise null.
  */
-function summaryOf(read: JournalRead, json: Stamp | null): SummaryView | null {
+function summaryOf(read: JournalRead, json: Stamp | null): SummaryView<DiskSession> | null {
   if (!read.summary || !describes(read, json)) return null;
   const summary = new SummaryView(read.summary);
   return read.records.every((r) => summary.fold(r)) ? summary : null;

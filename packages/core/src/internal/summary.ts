@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { type DiskSession, DiskSessionSchema, PhaseSchema } from "./model.js";
 import { isRunning } from "./running.js";
-import { addStats, copyStats, emptyStats, type SessionStats } from "./stats.js";
+import { emptyStats, type SessionStats } from "./stats.js";
 
 /**
  * What a one-shot command needs from a large store without its whole document: the figures
@@ -81,30 +81,6 @@ export function statsDelta(
     seen.set(id, undefined);
   }
   return delta;
-}
-
-/** The summary of a lazily opened store: the header's, with the journal folded in. */
-export class SummaryView {
-  readonly stats: SessionStats;
-  readonly running: Map<string, DiskSession>;
-
-  constructor(summary: StoreSummary) {
-    this.stats = copyStats(summary.stats);
-    this.running = new Map(summary.running.map((s) => [s.id, s]));
-  }
-
-  /** Fold one record in; false when it carries no stats change (written by an older release). */
-  fold(record: { put?: DiskSession[]; del?: string[]; stats?: SessionStats }): boolean {
-    if (!record.stats) return false;
-    addStats(this.stats, record.stats);
-    // Records hold whole sessions, so the last put of a session is its current state.
-    for (const s of record.put ?? []) {
-      if (isRunning(s)) this.running.set(s.id, s);
-      else this.running.delete(s.id);
-    }
-    for (const id of record.del ?? []) this.running.delete(id);
-    return true;
-  }
 }
 
 /** The summary a compaction writes for `sessions`. */
