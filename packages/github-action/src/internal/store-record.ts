@@ -5,6 +5,7 @@ import {
   type ArtifactApi,
   type ArtifactTransfer,
   restoreStoreFromArtifact,
+  STORE_ARTIFACT_PREFIX,
   saveStoreArtifact,
 } from "./store-artifact.js";
 import type { StoreFallback } from "./store-cache.js";
@@ -46,7 +47,7 @@ function repositoryIdOf(o: RecordOptions, issueNumber: number): string {
   if (o.context.repositoryId) return o.context.repositoryId;
   throw new StoreArtifactError(
     "STORE_ARTIFACT_INVALID",
-    `miyabi-store-issue-${issueNumber}`,
+    `${STORE_ARTIFACT_PREFIX}${issueNumber}`,
     "GITHUB_REPOSITORY_ID is not set, and a store artifact is bound to the repository's id. Run the action in a GitHub Actions job, or set artifact-retention-days to 0 to keep no artifact.",
   );
 }
@@ -60,7 +61,7 @@ function listingApi(api: ArtifactApi, issueNumber: number): ArtifactApi {
       } catch (error) {
         throw new StoreArtifactError(
           "STORE_ARTIFACT_TRANSFER_FAILED",
-          `miyabi-store-issue-${issueNumber}`,
+          `${STORE_ARTIFACT_PREFIX}${issueNumber}`,
           `${messageOf(error)}: could not list the repository's workflow artifacts to find the store of issue #${issueNumber}, whose cache entry is gone. Give the workflow \`permissions: actions: read\` and re-run the job, or start the pipeline again from its first phase. Nothing was run.`,
           { cause: error },
         );
